@@ -1,0 +1,27 @@
+# trace_agg: PGXS build.  Sources are picked up by directory so that adding
+# a C file, an extension script part or a regression test needs no edit here.
+
+EXTENSION = trace_agg
+EXTVERSION = 0.1
+MODULE_big = trace_agg
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA_built = trace_agg--$(EXTVERSION).sql
+SHLIB_LINK += -lzstd
+PG_CPPFLAGS += -Isrc
+
+# The extension script is built from ordered parts in sql/ext/.
+SCRIPT_PARTS = $(sort $(wildcard sql/ext/*.sql))
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=.
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation
+
+EXTRA_CLEAN = results regression.diffs regression.out output_iso
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+trace_agg--$(EXTVERSION).sql: $(SCRIPT_PARTS)
+	cat $^ > $@

@@ -1,0 +1,34 @@
+/*
+ * trace_agg.c
+ *		Module entry point: the library's magic block and its settings.
+ *
+ * Each concept (a state type, an aggregate family, the null access method,
+ * the fan-out) lives in its own file; this one only registers what the
+ * whole library shares.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "trace_agg.h"
+
+PG_MODULE_MAGIC;
+
+int			trace_agg_zstd_level = 3;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("trace_agg.zstd_level",
+							"zstd compression level for large payloads kept in argmax_text states.",
+							"Levels 1 to 19; higher compresses better and costs more CPU.",
+							&trace_agg_zstd_level,
+							3, 1, 19,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("trace_agg");
+}
