@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "fanout.h"
 #include "trace_agg.h"
 
 PG_MODULE_MAGIC;
@@ -29,6 +30,8 @@ _PG_init(void)
 							3, 1, 19,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	ttl_worker_define_settings();
 
 	MarkGUCPrefixReserved("trace_agg");
 }

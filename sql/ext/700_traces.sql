@@ -1,0 +1,146 @@
+
+-- The traces setup of the reference (ClickHouse's traces_null feeding
+-- traces_all_amt, traces_7d_amt and traces_30d_amt), ready to use.
+
+-- The materialized view query of the reference, in Postgres syntax.
+CREATE FUNCTION trace_agg.traces_view_query(source regclass) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN format($q$
+SELECT project_id,
+       id,
+       min(start_time)                                   AS "timestamp",
+       min(start_time)                                   AS start_time,
+       max(coalesce(end_time, start_time))               AS end_time,
+       trace_agg.any_last(name)                          AS name,
+       trace_agg.max_map(metadata)                       AS metadata,
+       trace_agg.any_last(user_id)                       AS user_id,
+       trace_agg.any_last(session_id)                    AS session_id,
+       trace_agg.any_last(environment)                   AS environment,
+       trace_agg.group_uniq_array_array(tags)            AS tags,
+       trace_agg.any_last(version)                       AS version,
+       trace_agg.any_last(release)                       AS release,
+       trace_agg.argmax_state(bookmarked, CASE WHEN bookmarked IS NOT NULL THEN event_ts
+                                               ELSE 'epoch'::timestamptz END) AS bookmarked,
+       trace_agg.argmax_state(public, CASE WHEN public IS NOT NULL THEN event_ts
+                                           ELSE 'epoch'::timestamptz END)     AS public,
+       trace_agg.group_uniq_array_array(observation_ids) AS observation_ids,
+       trace_agg.group_uniq_array_array(score_ids)       AS score_ids,
+       trace_agg.sum_map(cost_details)                   AS cost_details,
+       trace_agg.sum_map(usage_details)                  AS usage_details,
+       trace_agg.argmax_state(input, CASE WHEN input <> '' THEN event_ts
+                                          ELSE 'epoch'::timestamptz END)      AS input,
+       trace_agg.argmax_state(output, CASE WHEN output <> '' THEN event_ts
+                                           ELSE 'epoch'::timestamptz END)     AS output,
+       min(created_at)                                   AS created_at,
+       max(updated_at)                                   AS updated_at
+FROM %s
+GROUP BY project_id, id$q$, source);
+
+CREATE FUNCTION trace_agg.create_traces_tables(schema name DEFAULT 'public')
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := quote_ident(schema);
+    t text;
+BEGIN
+    EXECUTE format($ddl$
+        CREATE TABLE %1$s.traces_null (
+            project_id      text NOT NULL,
+            id              text NOT NULL,
+            start_time      timestamptz NOT NULL,
+            end_time        timestamptz,
+            name            text,
+            metadata        trace_agg.text_map NOT NULL DEFAULT '{}',
+            user_id         text,
+            session_id      text,
+            environment     text NOT NULL DEFAULT 'default',
+            tags            text[] NOT NULL DEFAULT '{}',
+            version         text,
+            release         text,
+            bookmarked      boolean,
+            public          boolean,
+            observation_ids text[] NOT NULL DEFAULT '{}',
+            score_ids       text[] NOT NULL DEFAULT '{}',
+            cost_details    trace_agg.decimal_map NOT NULL DEFAULT '{}',
+            usage_details   trace_agg.uint64_map NOT NULL DEFAULT '{}',
+            input           text NOT NULL DEFAULT '',
+            output          text NOT NULL DEFAULT '',
+            created_at      timestamptz NOT NULL DEFAULT now(),
+            updated_at      timestamptz NOT NULL DEFAULT now(),
+            event_ts        timestamptz NOT NULL DEFAULT now()
+        ) USING trace_agg_null$ddl$, s);
+
+    FOREACH t IN ARRAY ARRAY['traces_all_amt', 'traces_7d_amt', 'traces_30d_amt'] LOOP
+        EXECUTE format($ddl$
+            CREATE TABLE %1$s.%2$I (
+                project_id      text NOT NULL,
+                id              text NOT NULL,
+                "timestamp"     timestamptz,
+                start_time      timestamptz,
+                end_time        timestamptz,
+                name            text,
+                metadata        trace_agg.text_map,
+                user_id         text,
+                session_id      text,
+                environment     text,
+                tags            text[],
+                version         text,
+                release         text,
+                bookmarked      trace_agg.argmax_bool,
+                public          trace_agg.argmax_bool,
+                observation_ids text[],
+                score_ids       text[],
+                cost_details    trace_agg.decimal_map,
+                usage_details   trace_agg.uint64_map,
+                input           trace_agg.argmax_text,
+                output          trace_agg.argmax_text,
+                created_at      timestamptz,
+                updated_at      timestamptz,
+                PRIMARY KEY (project_id, id)
+            )$ddl$, s, t);
+        -- Indexes for the product's queries.  Columns that merges change
+        -- on most events (observation_ids, usage, input, output, end_time,
+        -- updated_at) stay unindexed so that those updates remain HOT.
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, start_time DESC)', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, session_id) WHERE session_id IS NOT NULL', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, user_id) WHERE user_id IS NOT NULL', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, name)', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I USING gin (tags)', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I USING gin (metadata jsonb_path_ops)', s, t);
+        EXECUTE format('ALTER TABLE %1$s.%2$I ALTER input SET STORAGE external, ALTER output SET STORAGE external', s, t);
+        PERFORM trace_agg.create_materialized_view(t || '_mv', format('%s.%I', s, t)::regclass,
+                                                   trace_agg.traces_view_query(format('%s.traces_null', s)::regclass));
+    END LOOP;
+    EXECUTE format('CREATE INDEX ON %1$s.traces_7d_amt (start_time)', s);
+    EXECUTE format('CREATE INDEX ON %1$s.traces_30d_amt (start_time)', s);
+    PERFORM trace_agg.set_ttl(format('%s.traces_7d_amt', s)::regclass, 'start_time', interval '7 days',
+                              format('%s.traces_all_amt', s)::regclass);
+    PERFORM trace_agg.set_ttl(format('%s.traces_30d_amt', s)::regclass, 'start_time', interval '30 days',
+                              format('%s.traces_all_amt', s)::regclass);
+
+    -- Read views: plain values, as the reference's "Query AggregatingMergeTrees".
+    -- The 7d/30d views also hide rows that expired since the last purge.
+    FOREACH t IN ARRAY ARRAY['all', '7d', '30d'] LOOP
+        EXECUTE format($ddl$
+            CREATE VIEW %1$s.%2$I AS
+            SELECT project_id, id, "timestamp", start_time, end_time, name, metadata,
+                   user_id, session_id, environment, tags, version, release,
+                   trace_agg.finalize(bookmarked) AS bookmarked,
+                   trace_agg.finalize(public) AS public,
+                   observation_ids, score_ids, cost_details, usage_details,
+                   trace_agg.finalize(input) AS input,
+                   trace_agg.finalize(output) AS output,
+                   created_at, updated_at
+            FROM %1$s.%3$I %4$s$ddl$,
+            s, 'traces_' || t, 'traces_' || t || '_amt',
+            CASE t WHEN '7d' THEN $w$WHERE start_time >= trace_agg.ttl_cutoff('7 days')$w$
+                   WHEN '30d' THEN $w$WHERE start_time >= trace_agg.ttl_cutoff('30 days')$w$
+                   ELSE '' END);
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION trace_agg.create_traces_tables(name) IS
+    'create traces_null, traces_all_amt, traces_7d_amt, traces_30d_amt, their materialized views and TTLs, and the read views traces_all, traces_7d, traces_30d in schema';

@@ -1,0 +1,461 @@
+/*
+ * fanout_build.c
+ *		Turn a materialized view's aggregate query into its merge statement.
+ *
+ * A materialized view is written as ClickHouse writes one: a single-table
+ * SELECT ... GROUP BY whose outputs are named after the target's columns.
+ * Each INSERT statement into the source runs that query over the statement's
+ * rows (the transition table) and upserts the result into the target; a
+ * column that already exists in the target is combined with the new partial
+ * aggregate by the merge rule of its aggregate.  This file analyzes the query
+ * once, when the view is created, and writes that upsert as SQL text with
+ * every name qualified, so that executing it never depends on a search_path.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_proc.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "fanout.h"
+
+/* How a column of the target absorbs a new partial aggregate. */
+typedef struct MergeRule
+{
+	const char *schema;			/* aggregate's schema */
+	const char *aggname;		/* aggregate's name */
+	const char *template;		/* SQL with %1$s = stored, %2$s = new value */
+	bool		distinct_ok;	/* whether DISTINCT keeps the rule valid */
+} MergeRule;
+
+static const MergeRule merge_rules[] = {
+	{"pg_catalog", "min", "LEAST(%1$s, %2$s)", true},
+	{"pg_catalog", "max", "GREATEST(%1$s, %2$s)", true},
+	{"pg_catalog", "sum",
+		"CASE WHEN %2$s IS NULL THEN %1$s WHEN %1$s IS NULL THEN %2$s "
+	"ELSE %1$s OPERATOR(pg_catalog.+) %2$s END", false},
+	{"pg_catalog", "count", "%1$s OPERATOR(pg_catalog.+) %2$s", false},
+	{"pg_catalog", "bool_or",
+		"CASE WHEN %2$s IS NULL THEN %1$s WHEN %1$s IS NULL THEN %2$s "
+	"ELSE %1$s OR %2$s END", true},
+	{"pg_catalog", "bool_and",
+		"CASE WHEN %2$s IS NULL THEN %1$s WHEN %1$s IS NULL THEN %2$s "
+	"ELSE %1$s AND %2$s END", true},
+	{"pg_catalog", "every",
+		"CASE WHEN %2$s IS NULL THEN %1$s WHEN %1$s IS NULL THEN %2$s "
+	"ELSE %1$s AND %2$s END", true},
+	{"trace_agg", "any_last", "COALESCE(%2$s, %1$s)", true},
+	{"trace_agg", "argmax_state", "trace_agg.merge(%1$s, %2$s)", true},
+	{"trace_agg", "argmax_merge", "trace_agg.merge(%1$s, %2$s)", true},
+	{"trace_agg", "sum_map", "trace_agg.sum_map_merge(%1$s, %2$s)", false},
+	{"trace_agg", "min_map", "trace_agg.min_map_merge(%1$s, %2$s)", true},
+	{"trace_agg", "max_map", "trace_agg.max_map_merge(%1$s, %2$s)", true},
+	{"trace_agg", "group_uniq_array", "trace_agg.group_uniq_merge(%1$s, %2$s)", true},
+	{"trace_agg", "group_uniq_array_array", "trace_agg.group_uniq_merge(%1$s, %2$s)", true},
+};
+
+/* Aggregates whose result depends on the order of their input rows. */
+static bool
+aggregate_is_order_sensitive(const MergeRule *rule)
+{
+	return strcmp(rule->aggname, "any_last") == 0 ||
+		strcmp(rule->aggname, "argmax_state") == 0 ||
+		strcmp(rule->aggname, "argmax_merge") == 0;
+}
+
+static const MergeRule *
+lookup_merge_rule(Aggref *aggref, const char *viewname, const char *column)
+{
+	HeapTuple	tuple;
+	Form_pg_proc proc;
+	const char *schema;
+	const char *name;
+	int			i;
+
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(aggref->aggfnoid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", aggref->aggfnoid);
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	schema = get_namespace_name(proc->pronamespace);
+	name = pstrdup(NameStr(proc->proname));
+	ReleaseSysCache(tuple);
+
+	for (i = 0; i < lengthof(merge_rules); i++)
+	{
+		const MergeRule *rule = &merge_rules[i];
+
+		if (strcmp(rule->schema, schema) != 0 || strcmp(rule->aggname, name) != 0)
+			continue;
+		if (aggref->aggdistinct != NIL && !rule->distinct_ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aggregate %s(DISTINCT ...) of column \"%s\" in materialized view \"%s\" cannot be merged",
+							name, column, viewname),
+					 errdetail("Distinct values of one batch cannot be combined with those of earlier batches by adding them up.")));
+		if (aggref->aggorder != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aggregate %s(... ORDER BY ...) of column \"%s\" in materialized view \"%s\" is not supported",
+							name, column, viewname),
+					 errdetail("Rows are aggregated in the order they were inserted.")));
+		return rule;
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("aggregate %s.%s of column \"%s\" in materialized view \"%s\" has no merge rule",
+					schema, name, column, viewname),
+			 errhint("Use one of min, max, sum, count, bool_or, bool_and, trace_agg.any_last, trace_agg.argmax_state, trace_agg.sum_map, trace_agg.min_map, trace_agg.max_map, trace_agg.group_uniq_array or trace_agg.group_uniq_array_array.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static void
+refuse_query_feature(bool present, const char *what, const char *viewname)
+{
+	if (present)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("query of materialized view \"%s\" uses %s", viewname, what),
+				 errdetail("A materialized view is a single-table SELECT whose outputs are grouping columns or aggregates, merged per key into the target.")));
+}
+
+/* Parse and analyze the view's query under the current search_path. */
+static Query *
+analyze_view_query(const char *query_text, const char *viewname)
+{
+	List	   *raw;
+	RawStmt    *stmt;
+	Query	   *query;
+
+	raw = raw_parser(query_text, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query of materialized view \"%s\" must be a single SELECT statement", viewname)));
+	stmt = linitial_node(RawStmt, raw);
+	query = parse_analyze_fixedparams(stmt, query_text, NULL, 0, NULL);
+
+	refuse_query_feature(query->setOperations != NULL, "UNION, INTERSECT or EXCEPT", viewname);
+	refuse_query_feature(query->cteList != NIL, "WITH", viewname);
+	refuse_query_feature(query->hasSubLinks, "a subquery", viewname);
+	refuse_query_feature(query->hasWindowFuncs, "a window function", viewname);
+	refuse_query_feature(query->hasTargetSRFs, "a set-returning function", viewname);
+	refuse_query_feature(query->havingQual != NULL, "HAVING", viewname);
+	refuse_query_feature(query->distinctClause != NIL, "DISTINCT", viewname);
+	refuse_query_feature(query->groupingSets != NIL, "GROUPING SETS", viewname);
+	refuse_query_feature(query->sortClause != NIL, "ORDER BY", viewname);
+	refuse_query_feature(query->limitCount != NULL || query->limitOffset != NULL,
+						 "LIMIT or OFFSET", viewname);
+	refuse_query_feature(query->rowMarks != NIL, "FOR UPDATE or FOR SHARE", viewname);
+	refuse_query_feature(query->groupClause == NIL, "no GROUP BY", viewname);
+
+	if (list_length(query->rtable) != 1 ||
+		list_length(query->jointree->fromlist) != 1 ||
+		linitial_node(RangeTblEntry, query->rtable)->rtekind != RTE_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("query of materialized view \"%s\" must read exactly one table", viewname),
+				 errdetail("Joins, functions and subqueries in FROM are not supported.")));
+	return query;
+}
+
+/*
+ * The target's unique index or primary key whose columns are exactly the
+ * grouping columns: ON CONFLICT needs it, and it is what makes a key one row.
+ */
+static void
+check_conflict_index(Relation target, Bitmapset *keycols, const char *viewname)
+{
+	List	   *indexes = RelationGetIndexList(target);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple;
+		Form_pg_index index;
+		Bitmapset  *cols = NULL;
+		bool		usable;
+		int			i;
+
+		tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		usable = index->indisunique && index->indimmediate && index->indisvalid &&
+			heap_attisnull(tuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tuple, Anum_pg_index_indpred, NULL);
+		for (i = 0; usable && i < index->indnkeyatts; i++)
+			cols = bms_add_member(cols, index->indkey.values[i]);
+		ReleaseSysCache(tuple);
+		if (usable && bms_equal(cols, keycols))
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+			 errmsg("target table \"%s\" of materialized view \"%s\" has no unique index on its GROUP BY columns",
+					RelationGetRelationName(target), viewname),
+			 errhint("Add a primary key or a unique index on exactly the grouping columns of the view.")));
+}
+
+/*
+ * Condition, on column reference COL, that a row has not expired: it lives
+ * while its UTC date plus the TTL is after now, that is while COL is at or
+ * after trace_agg.ttl_cutoff(ttl).  OP ">=" tests alive, "<" expired.
+ */
+static void
+append_ttl_test(StringInfo buf, const char *col, const char *op, const char *ttl)
+{
+	appendStringInfo(buf, "%s OPERATOR(pg_catalog.%s) trace_agg.ttl_cutoff(%s::pg_catalog.interval)",
+					 col, op, quote_literal_cstr(ttl));
+}
+
+/*
+ * Build the merge statement of a view.  Must run with search_path pinned to
+ * pg_catalog, so that deparsing qualifies every other name.
+ */
+char *
+fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
+					   const FanoutTtl *ttl)
+{
+	RangeTblEntry *rte = linitial_node(RangeTblEntry, query->rtable);
+	Relation	target;
+	List	   *dpcontext;
+	StringInfoData cols,
+				select,
+				keys,
+				sets,
+				sql;
+	Bitmapset  *keycols = NULL;
+	Bitmapset  *produced = NULL;
+	bool		order_sensitive = false;
+	bool		ttl_column_seen = false;
+	char	   *target_name;
+	ListCell   *lc;
+	int			attno;
+
+	target = table_open(targetid, AccessShareLock);
+	target_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(target)),
+											 RelationGetRelationName(target));
+	dpcontext = deparse_context_for("s", rte->relid);
+
+	initStringInfo(&cols);
+	initStringInfo(&select);
+	initStringInfo(&keys);
+	initStringInfo(&sets);
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *te = lfirst_node(TargetEntry, lc);
+		const char *col = quote_identifier(te->resname);
+		AttrNumber	attnum = get_attnum(targetid, te->resname);
+
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of materialized view \"%s\" does not exist in target table \"%s\"",
+							te->resname, viewname, RelationGetRelationName(target)),
+					 errhint("Name every output of the query after a column of the target with AS.")));
+		if (bms_is_member(attnum, produced))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("materialized view \"%s\" writes column \"%s\" twice", viewname, te->resname)));
+		produced = bms_add_member(produced, attnum);
+
+		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", col);
+		appendStringInfo(&select, "%s%s AS %s", select.len ? ", " : "",
+						 deparse_expression((Node *) te->expr, dpcontext, false, false),
+						 col);
+
+		if (ttl && strcmp(te->resname, ttl->column) == 0)
+			ttl_column_seen = true;
+
+		if (te->ressortgroupref != 0)
+		{
+			if (!IsA(te->expr, Var))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("grouping column \"%s\" of materialized view \"%s\" must be a plain column of the source",
+								te->resname, viewname)));
+			keycols = bms_add_member(keycols, attnum);
+			appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", col);
+		}
+		else if (IsA(te->expr, Aggref))
+		{
+			const MergeRule *rule = lookup_merge_rule((Aggref *) te->expr, viewname, te->resname);
+			char	   *stored = psprintf("t.%s", col);
+			char	   *incoming = psprintf("excluded.%s", col);
+
+			order_sensitive |= aggregate_is_order_sensitive(rule);
+			appendStringInfo(&sets, "%s%s = ", sets.len ? ", " : "", col);
+			appendStringInfo(&sets, rule->template, stored, incoming);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of materialized view \"%s\" is neither a grouping column nor an aggregate",
+							te->resname, viewname),
+					 errhint("Wrap the expression in an aggregate such as trace_agg.any_last(...), or add it to GROUP BY.")));
+	}
+
+	/* Every grouping expression must be an output, so that it is a key. */
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
+
+		if (te->resjunk)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("GROUP BY expression of materialized view \"%s\" is not among its outputs", viewname)));
+	}
+
+	/* No target column may be silently left to its default, unless it has one. */
+	for (attno = 1; attno <= RelationGetNumberOfAttributes(target); attno++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(target), attno - 1);
+
+		if (att->attisdropped || att->attgenerated || att->atthasdef ||
+			bms_is_member(attno, produced))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("materialized view \"%s\" does not write column \"%s\" of target table \"%s\"",
+						viewname, NameStr(att->attname), RelationGetRelationName(target)),
+				 errhint("Produce the column in the query, or give it a DEFAULT.")));
+	}
+
+	check_conflict_index(target, keycols, viewname);
+	if (ttl && !ttl_column_seen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("materialized view \"%s\" does not write the TTL column \"%s\" of target table \"%s\"",
+						viewname, ttl->column, RelationGetRelationName(target))));
+
+	/*
+	 * The statement's rows are fed to the aggregates in insertion order, so
+	 * that any_last and the argmax tie rule see what ClickHouse sees in a
+	 * block: the sort below is on the keys and then the row's position, and
+	 * a sort (unlike a plain GROUP BY) does not reorder equal keys at random.
+	 */
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT %s FROM ",
+					 target_name, cols.data, cols.data, select.data);
+	if (order_sensitive)
+		appendStringInfo(&sql,
+						 "(SELECT * FROM (SELECT *, pg_catalog.row_number() OVER () AS trace_agg_input_order "
+						 "FROM trace_agg_new_rows) AS n ORDER BY %s, trace_agg_input_order) AS s",
+						 fanout_group_exprs(query, dpcontext));
+	else
+		appendStringInfoString(&sql, "trace_agg_new_rows AS s");
+	if (query->jointree->quals)
+		appendStringInfo(&sql, " WHERE %s",
+						 deparse_expression(query->jointree->quals, dpcontext, false, false));
+	appendStringInfo(&sql, " GROUP BY %s) AS a", fanout_group_exprs(query, dpcontext));
+
+	if (ttl)
+	{
+		appendStringInfoString(&sql, " WHERE ");
+		append_ttl_test(&sql, psprintf("a.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+		if (OidIsValid(ttl->reference))
+		{
+			char	   *ref = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ttl->reference)),
+														 get_rel_name(ttl->reference));
+
+			/*
+			 * A late event of a trace that began before the window must not
+			 * create a partial row: decide on the start the reference table
+			 * (merged first, in the same statement) knows.
+			 */
+			appendStringInfo(&sql, " AND NOT EXISTS (SELECT FROM %s AS r WHERE ", ref);
+			fanout_append_key_match(&sql, query, "r", "a");
+			appendStringInfoString(&sql, " AND ");
+			append_ttl_test(&sql, psprintf("r.%s", quote_identifier(ttl->column)), "<", ttl->interval);
+			appendStringInfoChar(&sql, ')');
+		}
+	}
+
+	appendStringInfo(&sql, " ORDER BY %s ON CONFLICT (%s) ", keys.data, keys.data);
+	if (sets.len == 0)
+		appendStringInfoString(&sql, "DO NOTHING");
+	else
+	{
+		appendStringInfo(&sql, "DO UPDATE SET %s", sets.data);
+		if (ttl)
+		{
+			appendStringInfoString(&sql, " WHERE ");
+			append_ttl_test(&sql, psprintf("t.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+		}
+	}
+
+	table_close(target, AccessShareLock);
+	return sql.data;
+}
+
+/* The GROUP BY expressions of the view, deparsed, comma-separated. */
+char *
+fanout_group_exprs(Query *query, List *dpcontext)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
+
+		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
+						 deparse_expression((Node *) te->expr, dpcontext, false, false));
+	}
+	return buf.data;
+}
+
+/* "l.k1 = r.k1 AND ..." over the view's key columns, by output name. */
+void
+fanout_append_key_match(StringInfo buf, Query *query, const char *left, const char *right)
+{
+	ListCell   *lc;
+	bool		first = true;
+
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
+		const char *col = quote_identifier(te->resname);
+
+		appendStringInfo(buf, "%s%s.%s OPERATOR(pg_catalog.=) %s.%s",
+						 first ? "" : " AND ", left, col, right, col);
+		first = false;
+	}
+}
+
+/* Parse, analyze and check a view's query; returns it with the source. */
+Query *
+fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid)
+{
+	Query	   *query = analyze_view_query(query_text, viewname);
+	RangeTblEntry *rte = linitial_node(RangeTblEntry, query->rtable);
+
+	if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" of materialized view \"%s\" is not a table",
+						get_rel_name(rte->relid), viewname)));
+	*sourceid = rte->relid;
+	return query;
+}

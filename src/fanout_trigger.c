@@ -1,0 +1,205 @@
+/*
+ * fanout_trigger.c
+ *		The statement trigger that runs a source's materialized views.
+ *
+ * Every INSERT statement into a source fires trace_agg.fanout() once, after
+ * the statement, with the statement's rows in the transition table
+ * trace_agg_new_rows.  It runs the merge statement of each view of the
+ * source, all in the statement's transaction: if one fails, the INSERT fails
+ * and no target changes.  Views of targets without a TTL run first, so that
+ * a TTL target's ghost-row check sees the reference table already merged.
+ *
+ * Each view runs with its owner's rights, like a view in Postgres: a role
+ * that may only INSERT into the source still feeds targets it can neither
+ * read nor write, and search_path is pinned while the statements run.
+ * Merge statements are prepared once per backend and kept.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+
+#include "fanout.h"
+
+/* A merge statement prepared in this backend. */
+typedef struct CachedMerge
+{
+	Oid			sourceid;		/* relcache changes of it drop the plan */
+	char	   *sql;
+	SPIPlanPtr	plan;
+} CachedMerge;
+
+static List *cached_merges = NIL;
+static SPIPlanPtr views_of_source_plan = NULL;
+static bool callback_registered = false;
+
+/*
+ * The transition table takes its row shape from the source when a statement
+ * is prepared, so a change to the source (ADD COLUMN, say) must drop the
+ * plans that read it.
+ */
+static void
+forget_merges_of(Datum arg, Oid relid)
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+	MemoryContext oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
+
+	foreach(lc, cached_merges)
+	{
+		CachedMerge *cm = lfirst(lc);
+
+		if (OidIsValid(relid) && cm->sourceid != relid)
+		{
+			kept = lappend(kept, cm);
+			continue;
+		}
+		SPI_freeplan(cm->plan);
+		pfree(cm->sql);
+		pfree(cm);
+	}
+	list_free(cached_merges);
+	cached_merges = kept;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static SPIPlanPtr
+merge_plan(Oid sourceid, const char *sql)
+{
+	ListCell   *lc;
+	CachedMerge *cm;
+	SPIPlanPtr	plan;
+	MemoryContext oldcxt;
+
+	foreach(lc, cached_merges)
+	{
+		cm = lfirst(lc);
+		if (cm->sourceid == sourceid && strcmp(cm->sql, sql) == 0)
+			return cm->plan;
+	}
+
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare merge statement: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+
+	oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
+	cm = palloc(sizeof(CachedMerge));
+	cm->sourceid = sourceid;
+	cm->sql = pstrdup(sql);
+	cm->plan = plan;
+	cached_merges = lappend(cached_merges, cm);
+	MemoryContextSwitchTo(oldcxt);
+	return plan;
+}
+
+/*
+ * Pin search_path for what follows; returns the GUC nest level to pass to
+ * AtEOXact_GUC.  Errors unwind it with the transaction.
+ */
+int
+fanout_pin_search_path(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	set_config_option("search_path", "pg_catalog, pg_temp",
+					  PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+static SPITupleTable *
+views_of_source(Oid sourceid, uint64 *nviews)
+{
+	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+
+	if (views_of_source_plan == NULL)
+	{
+		Oid			argtypes[1] = {OIDOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT v.merge_sql, v.owner::pg_catalog.oid, "
+						   "EXISTS (SELECT FROM trace_agg.ttl t WHERE t.target OPERATOR(pg_catalog.=) v.target) "
+						   "FROM trace_agg.materialized_view v "
+						   "WHERE v.source OPERATOR(pg_catalog.=) $1 ORDER BY 3, v.view_name",
+						   1, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare materialized view lookup: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		views_of_source_plan = plan;
+	}
+	SPI_execute_plan(views_of_source_plan, args, NULL, true, 0);
+	*nviews = SPI_processed;
+	return SPI_tuptable;
+}
+
+PG_FUNCTION_INFO_V1(trace_agg_fanout);
+Datum
+trace_agg_fanout(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			sourceid;
+	SPITupleTable *views;
+	uint64		nviews;
+	uint64		i;
+	bool		has_ttl = false;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nest;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+		trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trace_agg.fanout() must be an AFTER INSERT FOR EACH STATEMENT trigger with REFERENCING NEW TABLE AS " FANOUT_NEW_ROWS)));
+
+	if (tuplestore_tuple_count(trigdata->tg_newtable) == 0)
+		return PointerGetDatum(NULL);
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_merges_of, (Datum) 0);
+		callback_registered = true;
+	}
+
+	sourceid = RelationGetRelid(trigdata->tg_relation);
+	SPI_connect();
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition table of the fan-out trigger");
+	nest = fanout_pin_search_path();
+
+	views = views_of_source(sourceid, &nviews);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	for (i = 0; i < nviews; i++)
+	{
+		bool		isnull;
+		char	   *sql = SPI_getvalue(views->vals[i], views->tupdesc, 1);
+		Oid			owner = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 2, &isnull));
+		SPIPlanPtr	plan = merge_plan(sourceid, sql);
+
+		has_ttl |= DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull));
+		SetUserIdAndSecContext(owner, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "merge statement of a materialized view failed: %s",
+				 SPI_result_code_string(SPI_result));
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+
+	AtEOXact_GUC(true, nest);
+	SPI_finish();
+
+	if (has_ttl)
+		ttl_worker_ensure_running();
+	return PointerGetDatum(NULL);
+}
