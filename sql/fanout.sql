@@ -16,7 +16,7 @@ SELECT trace_agg.create_materialized_view('bad', 'agg',
 SELECT trace_agg.create_materialized_view('bad', 'agg',
   'SELECT k, k2, count(*) AS n, avg(v)::bigint AS total, min(v) AS lo, max(v) AS hi, bool_or(flag) AS any_flag, bool_and(flag) AS all_flag FROM ev GROUP BY k, k2');
 SELECT trace_agg.create_materialized_view('bad', 'agg',
-  'SELECT k, k2, count(*) AS n, stddev(v)::bigint AS total, min(v) AS lo, max(v) AS hi, bool_or(flag) AS any_flag, bool_and(flag) AS all_flag FROM ev GROUP BY k, k2');
+  'SELECT k, k2, count(*) AS n, stddev(v) AS total, min(v) AS lo, max(v) AS hi, bool_or(flag) AS any_flag, bool_and(flag) AS all_flag FROM ev GROUP BY k, k2');
 SELECT trace_agg.create_materialized_view('bad', 'agg',
   'SELECT k, k2, count(DISTINCT v) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, bool_or(flag) AS any_flag, bool_and(flag) AS all_flag FROM ev GROUP BY k, k2');
 SELECT trace_agg.create_materialized_view('bad', 'agg',

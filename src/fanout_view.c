@@ -163,17 +163,7 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 				 errmsg("materialized view name must not be empty")));
 
 	SPI_connect();
-	sql = build_view(name, targetid, query_text, &sourceid, &normalized);
-	check_privilege(sourceid, ACL_SELECT, "SELECT", name);
-	check_privilege(targetid, ACL_INSERT | ACL_UPDATE, "INSERT and UPDATE", name);
-
-	nest = fanout_pin_search_path();
 	args[0] = CStringGetTextDatum(name);
-	args[1] = ObjectIdGetDatum(sourceid);
-	args[2] = ObjectIdGetDatum(targetid);
-	args[3] = CStringGetTextDatum(normalized);
-	args[4] = ObjectIdGetDatum(GetUserId());
-	args[5] = CStringGetTextDatum(sql);
 	SPI_execute_with_args("SELECT FROM trace_agg.materialized_view WHERE view_name OPERATOR(pg_catalog.=) $1",
 						  1, argtypes, args, NULL, true, 1);
 	if (SPI_processed > 0)
@@ -181,6 +171,16 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("materialized view \"%s\" already exists", name)));
 
+	sql = build_view(name, targetid, query_text, &sourceid, &normalized);
+	check_privilege(sourceid, ACL_SELECT, "SELECT", name);
+	check_privilege(targetid, ACL_INSERT | ACL_UPDATE, "INSERT and UPDATE", name);
+
+	nest = fanout_pin_search_path();
+	args[1] = ObjectIdGetDatum(sourceid);
+	args[2] = ObjectIdGetDatum(targetid);
+	args[3] = CStringGetTextDatum(normalized);
+	args[4] = ObjectIdGetDatum(GetUserId());
+	args[5] = CStringGetTextDatum(sql);
 	/* The trigger is created with the caller's rights (it needs the source's). */
 	ensure_trigger(sourceid);
 	catalog_write("INSERT INTO trace_agg.materialized_view "
