@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "null_am.h"
 #include "trace_agg.h"
 
 PG_MODULE_MAGIC;
@@ -29,6 +30,8 @@ _PG_init(void)
 							3, 1, 19,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	trace_agg_null_am_init();
 
 	MarkGUCPrefixReserved("trace_agg");
 }
