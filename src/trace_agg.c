@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 
 #include "fanout.h"
+#include "null_am.h"
 #include "trace_agg.h"
 
 PG_MODULE_MAGIC;
@@ -32,6 +33,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	ttl_worker_define_settings();
+	null_am_define_settings();
 
 	MarkGUCPrefixReserved("trace_agg");
 }
