@@ -13,21 +13,22 @@
 # Usage: gen_events.pl [--events N] [--seed S] [--batch B] [--table T]
 #                      [--raw TABLE]   (also record each event, numbered, in TABLE)
 #                      [--max-payload BYTES]
+#                      [--now EPOCH]   (end of the 35 days of start times; default fixed)
 use strict;
 use warnings;
 use Getopt::Long;
 use POSIX qw(floor strftime);
 
 my ($events, $seed, $batch, $table, $raw, $max_payload) = (10000, 42, 1000, 'traces_null', '', 1 << 20);
+my $now = 1_767_225_600;    # 2026-01-01 00:00:00 UTC: fixed, so the stream is reproducible
 GetOptions('events=i' => \$events, 'seed=i' => \$seed, 'batch=i' => \$batch,
-           'table=s' => \$table, 'raw=s' => \$raw, 'max-payload=i' => \$max_payload)
+           'table=s' => \$table, 'raw=s' => \$raw, 'max-payload=i' => \$max_payload, 'now=i' => \$now)
     or die "usage: $0 [--events N] [--seed S] [--batch B] [--table T] [--raw TABLE]\n";
 srand($seed);
 
 my @COLS = qw(project_id id start_time end_time name metadata user_id session_id environment
               tags version release bookmarked public observation_ids score_ids cost_details
               usage_details input output created_at updated_at event_ts);
-my $now = 1_767_225_600;    # 2026-01-01 00:00:00 UTC: fixed, so the stream is reproducible
 my @words = qw(the model answered user question context tokens assistant system prompt
                retrieval document summary result function call tool output json reasoning
                step plan cost latency error retry stream chunk message content role);
