@@ -21,9 +21,12 @@ ta_as_pg() {
 
 ta_install_packages() {
 	local missing="" p
-	for p in $TA_PACKAGES ${TA_EXTRA_PACKAGES:-}; do
+	for p in $TA_PACKAGES; do
 		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 	done
+	# The client tests need Node.js and npm, from wherever they came.
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
 	[ -z "$missing" ] && return 0
 	if [ "$(id -u)" != 0 ]; then
 		echo "missing packages:$missing (run as root to install them)" >&2
