@@ -31,6 +31,7 @@ extern void fanout_append_key_match(StringInfo buf, Query *query,
 
 /* fanout_trigger.c */
 extern int	fanout_pin_search_path(void);
+extern void fanout_define_settings(void);
 
 /* ttl_worker.c */
 extern void ttl_worker_ensure_running(void);

@@ -13,9 +13,15 @@
  * that may only INSERT into the source still feeds targets it can neither
  * read nor write, and search_path is pinned while the statements run.
  * Merge statements are prepared once per backend and kept.
+ *
+ * A batch may carry a token (trace_agg.insert_token), in the spirit of
+ * ClickHouse's insert_deduplication_token: a retried batch whose first
+ * attempt had in fact committed is skipped as a whole, so sums are not
+ * counted twice.
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -37,6 +43,8 @@ typedef struct CachedMerge
 } CachedMerge;
 
 static List *cached_merges = NIL;
+static char *insert_token = NULL;
+static int	insert_token_window = 86400;
 static SPIPlanPtr views_of_source_plan = NULL;
 static bool callback_registered = false;
 
@@ -114,6 +122,49 @@ fanout_pin_search_path(void)
 	return nest;
 }
 
+void
+fanout_define_settings(void)
+{
+	DefineCustomStringVariable("trace_agg.insert_token",
+							   "Identifies an INSERT batch: a batch whose token was already applied to the same source is skipped.",
+							   "Set a new token for every INSERT statement, and the same one when retrying it.",
+							   &insert_token, "", PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("trace_agg.insert_token_window",
+							"How long an applied insert token keeps a retried batch from being applied again.",
+							NULL, &insert_token_window, 86400, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+/*
+ * Record that this statement's token is applied to the source; false if it
+ * already was, within the window.  A concurrent retry with the same token
+ * waits on the primary key until the first attempt commits or aborts, so
+ * exactly one of them is applied.  The table is the extension's and ingest
+ * roles cannot write it, hence the switch of user.
+ */
+static bool
+claim_insert_token(Oid sourceid)
+{
+	Oid			argtypes[3] = {OIDOID, TEXTOID, INT4OID};
+	Datum		args[3];
+	Oid			save_userid;
+	int			save_sec_context;
+
+	args[0] = ObjectIdGetDatum(sourceid);
+	args[1] = CStringGetTextDatum(insert_token);
+	args[2] = Int32GetDatum(insert_token_window);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_execute_with_args("INSERT INTO trace_agg.insert_token AS t (source, token, applied_at) "
+						  "VALUES ($1, $2, pg_catalog.now()) ON CONFLICT (source, token) "
+						  "DO UPDATE SET applied_at = excluded.applied_at "
+						  "WHERE t.applied_at OPERATOR(pg_catalog.<=) "
+						  "pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3)",
+						  3, argtypes, args, NULL, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return SPI_processed == 1;
+}
+
 static SPITupleTable *
 views_of_source(Oid sourceid, uint64 *nviews)
 {
@@ -178,6 +229,16 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not register the transition table of the fan-out trigger");
 	nest = fanout_pin_search_path();
 
+	if (insert_token[0] != '\0' && !claim_insert_token(sourceid))
+	{
+		ereport(NOTICE,
+				(errmsg("batch with insert token \"%s\" was already applied to \"%s\", skipping",
+						insert_token, RelationGetRelationName(trigdata->tg_relation))));
+		AtEOXact_GUC(true, nest);
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+
 	views = views_of_source(sourceid, &nviews);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	for (i = 0; i < nviews; i++)
@@ -199,7 +260,7 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 	AtEOXact_GUC(true, nest);
 	SPI_finish();
 
-	if (has_ttl)
+	if (has_ttl || insert_token[0] != '\0')
 		ttl_worker_ensure_running();
 	return PointerGetDatum(NULL);
 }

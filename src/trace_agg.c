@@ -32,6 +32,7 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	fanout_define_settings();
 	ttl_worker_define_settings();
 	null_am_define_settings();
 

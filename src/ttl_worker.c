@@ -7,8 +7,9 @@
  * an ingesting transaction holds, so that it never makes ingestion wait for
  * long.  No shared_preload_libraries entry and no outside scheduler are
  * needed: the worker is started on demand (by trace_agg.set_ttl() and by the
- * fan-out when it writes a TTL target) and exits when the database has no
- * TTL left or the extension is dropped.  A session-level advisory lock keeps
+ * fan-out when it writes a TTL target or records an insert token) and exits
+ * when the database has no TTL and no insert token left, or the extension is
+ * dropped.  Each round also forgets insert tokens past their window.  A session-level advisory lock keeps
  * it to one worker per database.
  */
 #include "postgres.h"
@@ -90,11 +91,13 @@ purge_round(void)
 {
 	bool		found;
 	int64		ntargets;
+	int64		ntokens;
 	int64		i;
 
 	run_in_transaction("SELECT 1::int8 FROM pg_catalog.pg_extension WHERE extname = 'trace_agg'", &found);
 	if (!found)
 		return false;
+	ntokens = run_in_transaction("SELECT trace_agg.purge_insert_tokens()", &found);
 	ntargets = run_in_transaction("SELECT count(*) FROM trace_agg.ttl", &found);
 	for (i = 0; i < ntargets; i++)
 	{
@@ -105,7 +108,7 @@ purge_round(void)
 		while (run_in_transaction(sql, &found) >= ttl_batch_size)
 			CHECK_FOR_INTERRUPTS();
 	}
-	return ntargets > 0;
+	return ntargets > 0 || ntokens > 0;
 }
 
 void

@@ -38,6 +38,16 @@ CREATE POLICY ttl_of_own_tables ON trace_agg.ttl
     USING (pg_catalog.pg_has_role(CURRENT_USER,
            (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) target), 'USAGE'));
 
+-- Insert tokens already applied (trace_agg.insert_token), kept for
+-- trace_agg.insert_token_window and removed by purge_expired().
+CREATE TABLE trace_agg.insert_token (
+    source     regclass NOT NULL,
+    token      text NOT NULL,
+    applied_at timestamptz NOT NULL,
+    PRIMARY KEY (source, token)
+);
+REVOKE ALL ON trace_agg.insert_token FROM PUBLIC;
+
 CREATE FUNCTION trace_agg.fanout() RETURNS trigger
     AS 'MODULE_PATHNAME', 'trace_agg_fanout' LANGUAGE C;
 

@@ -94,6 +94,21 @@ BEGIN
 END
 $$;
 
+-- Forget insert tokens older than trace_agg.insert_token_window; returns
+-- how many are left.  SECURITY DEFINER: the token table is the extension's
+-- alone, and this only removes what has expired.
+CREATE FUNCTION trace_agg.purge_insert_tokens() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM trace_agg.insert_token
+    WHERE applied_at <= now() - make_interval(secs => (SELECT setting::integer FROM pg_settings
+                                                        WHERE name = 'trace_agg.insert_token_window'));
+    RETURN (SELECT count(*) FROM trace_agg.insert_token);
+END
+$$;
+
 CREATE FUNCTION trace_agg.purge_expired() RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -103,6 +118,7 @@ DECLARE
     n bigint;
     total bigint := 0;
 BEGIN
+    PERFORM trace_agg.purge_insert_tokens();
     FOR t IN SELECT x.target FROM trace_agg.ttl x ORDER BY x.target LOOP
         LOOP
             n := trace_agg.purge_expired_batch(t, 5000);
