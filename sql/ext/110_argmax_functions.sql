@@ -1,0 +1,34 @@
+-- Scalar functions on argmax states.
+--
+-- merge(a, b) is the state of a and b together; on equal keys a stays.  It
+-- is not strict (NULL on one side gives the other) and returns its first
+-- argument untouched when that one stays, so that
+--   INSERT ... ON CONFLICT DO UPDATE SET c = trace_agg.merge(t.c, excluded.c)
+-- leaves a large stored state's TOAST data in place.
+CREATE FUNCTION trace_agg.merge(trace_agg.argmax_text, trace_agg.argmax_text)
+    RETURNS trace_agg.argmax_text
+    AS 'MODULE_PATHNAME', 'argmax_merge_states' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.merge(trace_agg.argmax_bool, trace_agg.argmax_bool)
+    RETURNS trace_agg.argmax_bool
+    AS 'MODULE_PATHNAME', 'argmax_merge_states' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.merge(trace_agg.argmax_jsonb, trace_agg.argmax_jsonb)
+    RETURNS trace_agg.argmax_jsonb
+    AS 'MODULE_PATHNAME', 'argmax_merge_states' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- finalize(state) is ClickHouse's finalizeAggregation: the value of the
+-- winning row, NULL for a state that saw no row.
+CREATE FUNCTION trace_agg.finalize(trace_agg.argmax_text) RETURNS text
+    AS 'MODULE_PATHNAME', 'argmax_text_finalize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION trace_agg.finalize(trace_agg.argmax_bool) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'argmax_bool_finalize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION trace_agg.finalize(trace_agg.argmax_jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'argmax_jsonb_finalize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- argmax_key(state) is the winning row's key in the text form of the state
+-- (ISO and UTC for timestamptz), NULL for a state that saw no row.
+CREATE FUNCTION trace_agg.argmax_key(trace_agg.argmax_text) RETURNS text
+    AS 'MODULE_PATHNAME', 'argmax_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_key(trace_agg.argmax_bool) RETURNS text
+    AS 'MODULE_PATHNAME', 'argmax_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_key(trace_agg.argmax_jsonb) RETURNS text
+    AS 'MODULE_PATHNAME', 'argmax_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -1,0 +1,191 @@
+-- The argmax aggregates, ClickHouse's argMax family:
+--   argmax(value, key)        the value of the row with the greatest key
+--   argmax_state(value, key)  the same, as a state to store and merge later
+--   argmax_merge(state)       the states of many rows merged into one
+-- for values of type text, boolean and jsonb (a jsonb domain resolves to
+-- jsonb) and keys of type timestamptz, timestamp and bigint.  A row wins only
+-- with a strictly greater key, so the first of equal keys stays; rows whose
+-- value or key is NULL are skipped.  All run in parallel: partial states are
+-- combined with the earlier one winning ties.
+
+-- Support functions shared by argmax and argmax_state.  The "any" arguments
+-- only carry the aggregate's argument types; the state is internal, so these
+-- cannot be called from SQL.
+CREATE FUNCTION trace_agg.argmax_transfn(internal, "any", "any") RETURNS internal
+    AS 'MODULE_PATHNAME', 'argmax_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_combinefn(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'argmax_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_serialfn(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'argmax_serialfn' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_deserialfn(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'argmax_deserialfn' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION trace_agg.argmax_text_finalfn(internal) RETURNS text
+    AS 'MODULE_PATHNAME', 'argmax_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_bool_finalfn(internal) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'argmax_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_jsonb_finalfn(internal) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'argmax_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_text_state_finalfn(internal, "any", "any")
+    RETURNS trace_agg.argmax_text
+    AS 'MODULE_PATHNAME', 'argmax_state_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_bool_state_finalfn(internal, "any", "any")
+    RETURNS trace_agg.argmax_bool
+    AS 'MODULE_PATHNAME', 'argmax_state_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_jsonb_state_finalfn(internal, "any", "any")
+    RETURNS trace_agg.argmax_jsonb
+    AS 'MODULE_PATHNAME', 'argmax_state_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE trace_agg.argmax(text, timestamptz) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_text_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(text, timestamp) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_text_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(text, bigint) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_text_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(boolean, timestamptz) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_bool_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(boolean, timestamp) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_bool_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(boolean, bigint) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_bool_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(jsonb, timestamptz) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_jsonb_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(jsonb, timestamp) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_jsonb_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax(jsonb, bigint) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_jsonb_finalfn,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+
+-- FINALFUNC_EXTRA hands the final function the argument types, so that no
+-- input at all still gives an empty state of the right key kind.
+CREATE AGGREGATE trace_agg.argmax_state(text, timestamptz) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_text_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(text, timestamp) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_text_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(text, bigint) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_text_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(boolean, timestamptz) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_bool_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(boolean, timestamp) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_bool_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(boolean, bigint) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_bool_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(jsonb, timestamptz) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_jsonb_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(jsonb, timestamp) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_jsonb_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_state(jsonb, bigint) (
+    SFUNC = trace_agg.argmax_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_jsonb_state_finalfn, FINALFUNC_EXTRA,
+    COMBINEFUNC = trace_agg.argmax_combinefn,
+    SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
+    PARALLEL = SAFE);
+
+-- argmax_merge keeps the winning state as it arrived (possibly a TOAST
+-- pointer) and reads only the fixed part of each input.  No input gives NULL.
+CREATE FUNCTION trace_agg.argmax_merge_transfn(internal, "any") RETURNS internal
+    AS 'MODULE_PATHNAME', 'argmax_merge_transfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_merge_combinefn(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'argmax_merge_combinefn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_merge_serialfn(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'argmax_merge_serialfn' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_merge_deserialfn(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'argmax_merge_deserialfn' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_text_merge_finalfn(internal)
+    RETURNS trace_agg.argmax_text
+    AS 'MODULE_PATHNAME', 'argmax_merge_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_bool_merge_finalfn(internal)
+    RETURNS trace_agg.argmax_bool
+    AS 'MODULE_PATHNAME', 'argmax_merge_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION trace_agg.argmax_jsonb_merge_finalfn(internal)
+    RETURNS trace_agg.argmax_jsonb
+    AS 'MODULE_PATHNAME', 'argmax_merge_finalfn' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_text) (
+    SFUNC = trace_agg.argmax_merge_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_text_merge_finalfn,
+    COMBINEFUNC = trace_agg.argmax_merge_combinefn,
+    SERIALFUNC = trace_agg.argmax_merge_serialfn,
+    DESERIALFUNC = trace_agg.argmax_merge_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_bool) (
+    SFUNC = trace_agg.argmax_merge_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_bool_merge_finalfn,
+    COMBINEFUNC = trace_agg.argmax_merge_combinefn,
+    SERIALFUNC = trace_agg.argmax_merge_serialfn,
+    DESERIALFUNC = trace_agg.argmax_merge_deserialfn,
+    PARALLEL = SAFE);
+CREATE AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_jsonb) (
+    SFUNC = trace_agg.argmax_merge_transfn, STYPE = internal,
+    FINALFUNC = trace_agg.argmax_jsonb_merge_finalfn,
+    COMBINEFUNC = trace_agg.argmax_merge_combinefn,
+    SERIALFUNC = trace_agg.argmax_merge_serialfn,
+    DESERIALFUNC = trace_agg.argmax_merge_deserialfn,
+    PARALLEL = SAFE);
