@@ -113,6 +113,9 @@ argmax_state_from_value(ArgMaxValueType vtype, ArgMaxKeyKind kind,
 
 	SET_VARSIZE(state, VARHDRSZ + ARGMAX_HEADER_SIZE + hdr.payload_len);
 	header_pack(&hdr, VARDATA(state));
+	/* give back the room the raw value would have needed */
+	if (packed > 0)
+		state = repalloc(state, VARSIZE(state));
 	return state;
 }
 

@@ -6,7 +6,10 @@
 -- jsonb) and keys of type timestamptz, timestamp and bigint.  A row wins only
 -- with a strictly greater key, so the first of equal keys stays; rows whose
 -- value or key is NULL are skipped.  All run in parallel: partial states are
--- combined with the earlier one winning ties.
+-- combined with the earlier one winning ties.  SSPACE tells the planner what
+-- a group's state costs (without it an internal state counts as 8kB, and
+-- hash aggregation is planned to spill long before it needs to); a longer
+-- winning value only makes the hash table spill later than planned.
 
 -- Support functions shared by argmax and argmax_state.  The "any" arguments
 -- only carry the aggregate's argument types; the state is internal, so these
@@ -41,55 +44,55 @@ CREATE AGGREGATE trace_agg.argmax(text, timestamptz) (
     FINALFUNC = trace_agg.argmax_text_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(text, timestamp) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_text_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(text, bigint) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_text_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(boolean, timestamptz) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_bool_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 64, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(boolean, timestamp) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_bool_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 64, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(boolean, bigint) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_bool_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 64, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(jsonb, timestamptz) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_jsonb_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(jsonb, timestamp) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_jsonb_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax(jsonb, bigint) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_jsonb_finalfn,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 
 -- FINALFUNC_EXTRA hands the final function the argument types, so that no
 -- input at all still gives an empty state of the right key kind.
@@ -98,55 +101,55 @@ CREATE AGGREGATE trace_agg.argmax_state(text, timestamptz) (
     FINALFUNC = trace_agg.argmax_text_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(text, timestamp) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_text_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(text, bigint) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_text_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(boolean, timestamptz) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_bool_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 64, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(boolean, timestamp) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_bool_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 64, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(boolean, bigint) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_bool_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 64, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(jsonb, timestamptz) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_jsonb_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(jsonb, timestamp) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_jsonb_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_state(jsonb, bigint) (
     SFUNC = trace_agg.argmax_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_jsonb_state_finalfn, FINALFUNC_EXTRA,
     COMBINEFUNC = trace_agg.argmax_combinefn,
     SERIALFUNC = trace_agg.argmax_serialfn, DESERIALFUNC = trace_agg.argmax_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 256, PARALLEL = SAFE);
 
 -- argmax_merge keeps the winning state as it arrived (possibly a TOAST
 -- pointer) and reads only the fixed part of each input.  No input gives NULL.
@@ -174,18 +177,18 @@ CREATE AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_text) (
     COMBINEFUNC = trace_agg.argmax_merge_combinefn,
     SERIALFUNC = trace_agg.argmax_merge_serialfn,
     DESERIALFUNC = trace_agg.argmax_merge_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 128, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_bool) (
     SFUNC = trace_agg.argmax_merge_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_bool_merge_finalfn,
     COMBINEFUNC = trace_agg.argmax_merge_combinefn,
     SERIALFUNC = trace_agg.argmax_merge_serialfn,
     DESERIALFUNC = trace_agg.argmax_merge_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 128, PARALLEL = SAFE);
 CREATE AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_jsonb) (
     SFUNC = trace_agg.argmax_merge_transfn, STYPE = internal,
     FINALFUNC = trace_agg.argmax_jsonb_merge_finalfn,
     COMBINEFUNC = trace_agg.argmax_merge_combinefn,
     SERIALFUNC = trace_agg.argmax_merge_serialfn,
     DESERIALFUNC = trace_agg.argmax_merge_deserialfn,
-    PARALLEL = SAFE);
+    SSPACE = 128, PARALLEL = SAFE);
