@@ -134,7 +134,8 @@ for (my $n = 0; $n < $events; $n++) {
     my $i = int(rand(@active));
     my $t = $active[$i];
     my $kind = shift @{ $t->{todo} };
-    my @row = map { event_for($t, $kind)->{$_} } @COLS;
+    my $e = event_for($t, $kind);
+    my @row = map { $e->{$_} } @COLS;
     splice(@active, $i, 1) unless @{ $t->{todo} };
     if (rand() < 0.02) { push @delayed, [$n + 1 + int(rand(500)), \@row] } else { emit(\@row) }
     if ($kind eq 'trace' && rand() < 0.05 && $n + 1 < $events) { emit([@row]); $n++ }
