@@ -29,6 +29,12 @@ SELECT trace_agg.create_materialized_view('bad', 'agg',
   'SELECT k, k2, count(*) AS n, sum(note) AS total, min(v) AS lo, max(v) AS hi, bool_or(flag) AS any_flag, bool_and(flag) AS all_flag FROM ev GROUP BY k, k2');
 SELECT trace_agg.create_materialized_view('bad', 'agg',
   'SELECT k, k2, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, bool_or(flag) AS any_flag, bool_and(flag) AS all_flag FROM ev GROUP BY k, k2 HAVING count(*) > 1');
+CREATE TABLE tags_agg (k text PRIMARY KEY, tags text[]);
+SELECT trace_agg.create_materialized_view('bad', 'tags_agg',
+  'SELECT k, trace_agg.group_uniq_array(note, 3) AS tags FROM ev GROUP BY k');
+SELECT trace_agg.create_materialized_view('bad', 'tags_agg',
+  'SELECT k, trace_agg.group_uniq_array(note ORDER BY v) AS tags FROM ev GROUP BY k');
+DROP TABLE tags_agg;
 SELECT count(*) AS views_after_failures FROM trace_agg.materialized_view;
 
 -- A good view.  WHERE filters the source rows; outputs match by name, in any order.

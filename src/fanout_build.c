@@ -107,6 +107,12 @@ lookup_merge_rule(Aggref *aggref, const char *viewname, const char *column)
 					 errmsg("aggregate %s(DISTINCT ...) of column \"%s\" in materialized view \"%s\" cannot be merged",
 							name, column, viewname),
 					 errdetail("Distinct values of one batch cannot be combined with those of earlier batches by adding them up.")));
+		if (strncmp(name, "group_uniq_array", 16) == 0 && list_length(aggref->aggargtypes) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aggregate %s(..., max_size) of column \"%s\" in materialized view \"%s\" cannot be merged",
+							name, column, viewname),
+					 errdetail("Which values a size-limited set keeps depends on the order of all rows, which merging batch results cannot reproduce.")));
 		if (aggref->aggorder != NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
