@@ -38,6 +38,7 @@
 
 static int	ttl_naptime = 60;
 static int	ttl_batch_size = 5000;
+static bool start_requested = false;
 
 PGDLLEXPORT void trace_agg_ttl_worker_main(Datum main_arg);
 
@@ -165,6 +166,38 @@ start_worker(void)
 				 errhint("Raise max_worker_processes, or run trace_agg.purge_expired() by hand.")));
 }
 
+/*
+ * The worker is started when the transaction that asked for it commits: a
+ * worker started earlier could look before the new TTL is visible, find
+ * nothing to do and exit.
+ */
+static void
+start_worker_at_commit(XactEvent event, void *arg)
+{
+	if (!start_requested)
+		return;
+	if (event == XACT_EVENT_COMMIT)
+	{
+		start_requested = false;
+		start_worker();
+	}
+	else if (event == XACT_EVENT_ABORT)
+		start_requested = false;
+}
+
+static void
+request_worker_start(void)
+{
+	static bool callback_registered = false;
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(start_worker_at_commit, NULL);
+		callback_registered = true;
+	}
+	start_requested = true;
+}
+
 static bool
 worker_is_running(void)
 {
@@ -197,7 +230,7 @@ ttl_worker_ensure_running(void)
 		return;
 	last_check = now;
 	if (!worker_is_running())
-		start_worker();
+		request_worker_start();
 }
 
 PG_FUNCTION_INFO_V1(trace_agg_start_ttl_worker);
@@ -207,6 +240,6 @@ trace_agg_start_ttl_worker(PG_FUNCTION_ARGS)
 	bool		running = worker_is_running();
 
 	if (!running)
-		start_worker();
+		request_worker_start();
 	PG_RETURN_BOOL(!running);
 }

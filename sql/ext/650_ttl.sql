@@ -11,7 +11,7 @@ CREATE FUNCTION trace_agg.ttl_cutoff(ttl interval) RETURNS timestamptz
 CREATE FUNCTION trace_agg.start_ttl_worker() RETURNS boolean
     AS 'MODULE_PATHNAME', 'trace_agg_start_ttl_worker' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION trace_agg.start_ttl_worker() IS
-    'start this database''s TTL worker unless it runs; true if it was started';
+    'start this database''s TTL worker, when the transaction commits, unless it runs; true if a start was asked for';
 
 CREATE FUNCTION trace_agg.set_ttl(target regclass, ttl_column name, ttl interval,
                                   reference regclass DEFAULT NULL)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The TTL worker starts by itself (no shared_preload_libraries, no cron),
+# removes expired rows within its naptime, keeps ingestion unblocked, and
+# exits when no TTL is left.
+set -euo pipefail
+psql() { "$TA_BINDIR/psql" -X -v ON_ERROR_STOP=1 -q -At "$@"; }
+wait_for() {	# wait_for SQL EXPECTED: poll up to 30 s
+	local i got
+	for i in $(seq 1 60); do
+		got=$(psql -c "$1")
+		[ "$got" = "$2" ] && return 0
+		sleep 0.5
+	done
+	echo "waited 30 s for [$1] = $2, got $got"
+	return 1
+}
+
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM SET trace_agg.ttl_naptime = 1" -c "SELECT pg_reload_conf()" >/dev/null
+psql -c "CREATE EXTENSION trace_agg"
+worker="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'trace_agg ttl'"
+[ "$(psql -c "$worker")" = 0 ]
+
+psql -c "SELECT trace_agg.create_traces_tables()"
+echo "worker started by set_ttl"
+wait_for "$worker" 1
+
+# Rows that expired after they were written (placed directly in the
+# target) disappear without anyone calling purge_expired().
+psql -c "INSERT INTO traces_7d_amt (project_id, id, start_time)
+         SELECT 'p', 'old-' || g, now() - interval '8 days' FROM generate_series(1, 12000) g"
+psql -c "INSERT INTO traces_7d_amt (project_id, id, start_time) VALUES ('p', 'fresh', now())"
+wait_for "SELECT count(*) FROM traces_7d_amt" 1
+echo "12000 expired rows purged in batches; the fresh row stays"
+
+# A row an ingesting transaction holds is skipped, not waited for.
+psql -c "INSERT INTO traces_7d_amt (project_id, id, start_time) VALUES ('p', 'held', now() - interval '8 days')"
+"$TA_BINDIR/psql" -X -q -c "BEGIN; SELECT FROM traces_7d_amt WHERE id = 'held' FOR UPDATE; SELECT pg_sleep(3); COMMIT;" >/dev/null &
+sleep 2.5
+[ "$(psql -c "SELECT count(*) FROM traces_7d_amt WHERE id = 'held'")" = 1 ]
+wait
+wait_for "SELECT count(*) FROM traces_7d_amt WHERE id = 'held'" 0
+echo "a held row was skipped, then purged"
+
+# Once no TTL is left, the worker exits; the fan-out starts it again when
+# it writes a TTL target.
+psql -c "SELECT trace_agg.remove_ttl('traces_7d_amt')" -c "SELECT trace_agg.remove_ttl('traces_30d_amt')"
+wait_for "$worker" 0
+echo "worker exited without TTLs"
+psql -c "SELECT trace_agg.set_ttl('traces_7d_amt', 'start_time', '7 days', 'traces_all_amt')"
+wait_for "$worker" 1
+psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'trace_agg ttl'" >/dev/null
+wait_for "$worker" 0
+psql -c "INSERT INTO traces_null (project_id, id, start_time) VALUES ('p', 'new', now())"
+wait_for "$worker" 1
+echo "worker restarted by the fan-out"
