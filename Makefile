@@ -13,9 +13,9 @@ PG_CPPFLAGS += -Isrc
 SCRIPT_PARTS = $(sort $(wildcard sql/ext/*.sql))
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=.
+REGRESS_OPTS = --inputdir=. --load-extension=trace_agg
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
-ISOLATION_OPTS = --inputdir=test/isolation
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=trace_agg
 
 EXTRA_CLEAN = results regression.diffs regression.out output_iso
 
