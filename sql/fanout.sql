@@ -43,6 +43,11 @@ SELECT trace_agg.create_materialized_view('agg_mv', 'agg', $$
          count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi
   FROM ev WHERE k <> 'ignored' GROUP BY k, k2$$);
 SELECT trace_agg.create_materialized_view('agg_mv', 'agg', 'SELECT 1');
+-- Views cannot be chained: the target's upserts would not reach a second view.
+CREATE TABLE agg2 (k text PRIMARY KEY, n bigint);
+SELECT trace_agg.create_materialized_view('chained', 'agg2', 'SELECT k, sum(n) AS n FROM agg GROUP BY k');
+SELECT trace_agg.create_materialized_view('loop', 'agg2', 'SELECT k, count(*) AS n FROM agg2 GROUP BY k');
+DROP TABLE agg2;
 SELECT view_name, source, target, owner, query FROM trace_agg.materialized_views;
 
 INSERT INTO ev VALUES ('a', 1, 1, true, 'x'), ('a', 1, 5, NULL, 'y'), ('b', 1, NULL, false, 'z');
@@ -62,6 +67,13 @@ a	1	100	\N	c
 c	9	1	t	c
 \.
 SELECT * FROM agg WHERE k IN ('a', 'c') ORDER BY k, k2;
+
+-- A change to the source's shape drops the session's prepared statements.
+ALTER TABLE ev ADD COLUMN extra int DEFAULT 7;
+INSERT INTO ev VALUES ('c', 9, 2, false, 'after alter', 1);
+ALTER TABLE ev DROP COLUMN extra;
+INSERT INTO ev VALUES ('c', 9, 3, NULL, 'after drop');
+SELECT * FROM agg WHERE k = 'c';
 
 -- A second view on the same source, into a narrower target; a failing merge
 -- rolls the whole INSERT back: nothing reaches the source or either target.

@@ -37,12 +37,14 @@
 /* A merge statement prepared in this backend. */
 typedef struct CachedMerge
 {
-	Oid			sourceid;		/* relcache changes of it drop the plan */
+	Oid			sourceid;		/* relcache changes of it make the plan stale */
+	bool		stale;
 	char	   *sql;
 	SPIPlanPtr	plan;
 } CachedMerge;
 
 static List *cached_merges = NIL;
+static int	fanout_depth = 0;	/* fan-outs running in this backend */
 static char *insert_token = NULL;
 static int	insert_token_window = 86400;
 static SPIPlanPtr views_of_source_plan = NULL;
@@ -50,32 +52,43 @@ static bool callback_registered = false;
 
 /*
  * The transition table takes its row shape from the source when a statement
- * is prepared, so a change to the source (ADD COLUMN, say) must drop the
- * plans that read it.
+ * is prepared, so a change to the source (ADD COLUMN, say) makes the plans
+ * that read it stale.  They are only marked here: an invalidation may arrive
+ * while one of them runs.
  */
 static void
-forget_merges_of(Datum arg, Oid relid)
+mark_merges_stale(Datum arg, Oid relid)
 {
-	List	   *kept = NIL;
 	ListCell   *lc;
-	MemoryContext oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
 
 	foreach(lc, cached_merges)
 	{
 		CachedMerge *cm = lfirst(lc);
 
-		if (OidIsValid(relid) && cm->sourceid != relid)
-		{
-			kept = lappend(kept, cm);
+		if (!OidIsValid(relid) || cm->sourceid == relid)
+			cm->stale = true;
+	}
+}
+
+/* Free stale plans, unless an outer fan-out of this backend may run them. */
+static void
+drop_stale_merges(void)
+{
+	ListCell   *lc;
+
+	if (fanout_depth > 0)
+		return;
+	foreach(lc, cached_merges)
+	{
+		CachedMerge *cm = lfirst(lc);
+
+		if (!cm->stale)
 			continue;
-		}
 		SPI_freeplan(cm->plan);
 		pfree(cm->sql);
 		pfree(cm);
+		cached_merges = foreach_delete_current(cached_merges, lc);
 	}
-	list_free(cached_merges);
-	cached_merges = kept;
-	MemoryContextSwitchTo(oldcxt);
 }
 
 static SPIPlanPtr
@@ -89,7 +102,7 @@ merge_plan(Oid sourceid, const char *sql)
 	foreach(lc, cached_merges)
 	{
 		cm = lfirst(lc);
-		if (cm->sourceid == sourceid && strcmp(cm->sql, sql) == 0)
+		if (!cm->stale && cm->sourceid == sourceid && strcmp(cm->sql, sql) == 0)
 			return cm->plan;
 	}
 
@@ -101,6 +114,7 @@ merge_plan(Oid sourceid, const char *sql)
 	oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
 	cm = palloc(sizeof(CachedMerge));
 	cm->sourceid = sourceid;
+	cm->stale = false;
 	cm->sql = pstrdup(sql);
 	cm->plan = plan;
 	cached_merges = lappend(cached_merges, cm);
@@ -200,7 +214,7 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 	SPITupleTable *views;
 	uint64		nviews;
 	uint64		i;
-	bool		has_ttl = false;
+	volatile bool has_ttl = false;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			nest;
@@ -219,7 +233,7 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(forget_merges_of, (Datum) 0);
+		CacheRegisterRelcacheCallback(mark_merges_stale, (Datum) 0);
 		callback_registered = true;
 	}
 
@@ -239,23 +253,33 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
+	drop_stale_merges();
 	views = views_of_source(sourceid, &nviews);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	for (i = 0; i < nviews; i++)
+	fanout_depth++;
+	PG_TRY();
 	{
-		bool		isnull;
-		char	   *sql = SPI_getvalue(views->vals[i], views->tupdesc, 1);
-		Oid			owner = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 2, &isnull));
-		SPIPlanPtr	plan = merge_plan(sourceid, sql);
+		for (i = 0; i < nviews; i++)
+		{
+			bool		isnull;
+			char	   *sql = SPI_getvalue(views->vals[i], views->tupdesc, 1);
+			Oid			owner = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 2, &isnull));
+			SPIPlanPtr	plan = merge_plan(sourceid, sql);
 
-		has_ttl |= DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull));
-		SetUserIdAndSecContext(owner, save_sec_context |
-							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-		if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "merge statement of a materialized view failed: %s",
-				 SPI_result_code_string(SPI_result));
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+			has_ttl |= DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull));
+			SetUserIdAndSecContext(owner, save_sec_context |
+								   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+			if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "merge statement of a materialized view failed: %s",
+					 SPI_result_code_string(SPI_result));
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+		}
 	}
+	PG_FINALLY();
+	{
+		fanout_depth--;
+	}
+	PG_END_TRY();
 
 	AtEOXact_GUC(true, nest);
 	SPI_finish();

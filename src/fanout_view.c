@@ -125,6 +125,29 @@ catalog_write(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	return rc;
 }
 
+/*
+ * The fan-out trigger sees only the rows an INSERT adds, not the rows an
+ * upsert updates, so a target cannot be the source of another view: the
+ * second view would silently miss every merged update.
+ */
+static void
+check_not_chained(Oid sourceid, Oid targetid, const char *viewname)
+{
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		args[2] = {ObjectIdGetDatum(sourceid), ObjectIdGetDatum(targetid)};
+
+	SPI_execute_with_args("SELECT FROM trace_agg.materialized_view "
+						  "WHERE target OPERATOR(pg_catalog.=) $1 OR source OPERATOR(pg_catalog.=) $2",
+						  2, argtypes, args, NULL, true, 1);
+	if (SPI_processed > 0 || sourceid == targetid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialized view \"%s\" would chain \"%s\" and \"%s\"",
+						viewname, get_rel_name(sourceid), get_rel_name(targetid)),
+				 errdetail("A table cannot be both the target of a materialized view and the source of one: merged updates would not reach the second view."),
+				 errhint("Read every view from the raw source instead.")));
+}
+
 static void
 check_privilege(Oid relid, AclMode mode, const char *what, const char *viewname)
 {
@@ -172,6 +195,7 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 				 errmsg("materialized view \"%s\" already exists", name)));
 
 	sql = build_view(name, targetid, query_text, &sourceid, &normalized);
+	check_not_chained(sourceid, targetid, name);
 	check_privilege(sourceid, ACL_SELECT, "SELECT", name);
 	check_privilege(targetid, ACL_INSERT | ACL_UPDATE, "INSERT and UPDATE", name);
 
