@@ -173,7 +173,7 @@ claim_insert_token(Oid sourceid)
 						  "VALUES ($1, $2, pg_catalog.now()) ON CONFLICT (source, token) "
 						  "DO UPDATE SET applied_at = excluded.applied_at "
 						  "WHERE t.applied_at OPERATOR(pg_catalog.<=) "
-						  "pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3)",
+						  "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3))",
 						  3, argtypes, args, NULL, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return SPI_processed == 1;
