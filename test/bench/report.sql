@@ -1,0 +1,62 @@
+-- test/bench/report.sql: the result tables of test/bench/run.
+\set ON_ERROR_STOP 1
+\pset footer off
+\echo
+\echo Ingest: events/s, ratio to the floor and to the peer, WAL bytes per event, full-page images,
+\echo peak backend memory (RssAnon, MB: whole run, first quarter, last quarter; the largest client)
+SELECT i.clients, i.system,
+       round(:events / i.seconds) AS "events/s",
+       round((f.seconds / i.seconds)::numeric, 2) AS "x floor",
+       round((p.seconds / i.seconds)::numeric, 2) AS "x peer",
+       round(i.wal_bytes / :events) AS "WAL B/event",
+       i.fpi AS "FPI",
+       round(i.peak_kb / 1024.0, 1) AS "peak MB",
+       round(i.first_kb / 1024.0, 1) || ' / ' || round(i.last_kb / 1024.0, 1) AS "first / last quarter"
+FROM bench.ingest i
+JOIN bench.ingest f ON f.clients = i.clients AND f.system = 'floor'
+JOIN bench.ingest p ON p.clients = i.clients AND p.system = 'peer'
+ORDER BY i.clients, array_position(ARRAY['trace_agg', 'peer', 'floor'], i.system);
+
+\echo
+\echo Reads: milliseconds from planning to the last row (payloads finalized, nothing sent), runs with random parameters
+SELECT q.ord AS "#", q.name AS query, cardinality(t.ms) AS runs,
+       round(percentile_disc(0.5) WITHIN GROUP (ORDER BY m.v)::numeric, 2) AS "trace_agg p50",
+       round(percentile_disc(0.95) WITHIN GROUP (ORDER BY m.v)::numeric, 2) AS "p95",
+       (SELECT round(percentile_disc(0.5) WITHIN GROUP (ORDER BY v)::numeric, 2) FROM unnest(p.ms) v) AS "peer p50",
+       (SELECT round(percentile_disc(0.95) WITHIN GROUP (ORDER BY v)::numeric, 2) FROM unnest(p.ms) v) AS "p95 ",
+       concat_ws(' ', CASE WHEN t.plan ~ 'Seq Scan on traces_\w+_amt' THEN 'trace_agg' END,
+                 CASE WHEN p.plan ~ 'Seq Scan on traces_\w+_amt' THEN 'peer' END) AS "seq scan of a target"
+FROM bench.read_query q
+JOIN bench.read_result t ON t.system = 'ta' AND t.query = q.ord
+JOIN bench.read_result p ON p.system = 'peer' AND p.query = q.ord
+CROSS JOIN LATERAL unnest(t.ms) m(v)
+GROUP BY q.ord, q.name, t.ms, p.ms, t.plan, p.plan
+ORDER BY q.ord;
+
+\echo
+\echo Storage: bytes per trace (heap, TOAST, indexes, total), and updates that were HOT
+SELECT CASE system WHEN 'ta' THEN 'trace_agg' ELSE system END AS system, "table", traces,
+       round(heap::numeric / nullif(traces, 0)) AS heap,
+       round(toast::numeric / nullif(traces, 0)) AS toast,
+       round(indexes::numeric / nullif(traces, 0)) AS indexes,
+       round(total::numeric / nullif(traces, 0)) AS total,
+       pg_size_pretty(total) AS "table size",
+       CASE WHEN updates > 0 THEN round(100.0 * hot_updates / updates) || '%' END AS "HOT updates"
+FROM bench.storage
+ORDER BY array_position(ARRAY['ta', 'peer', 'floor'], system), "table";
+
+\echo
+\echo Merged input/output payloads of the all table, stored compressed
+SELECT c.codec, round(c.bytes::numeric / t.n) AS "bytes/trace",
+       round(r.bytes::numeric / c.bytes, 2) AS "ratio to raw",
+       round(c.ms) AS "store ms"
+FROM bench.compression c, bench.compression r, (SELECT count(*) AS n FROM bench.io_raw) t
+WHERE r.codec = 'raw'
+ORDER BY array_position(ARRAY['raw', 'zstd', 'lz4', 'pglz'], c.codec);
+
+\echo
+\echo Plans (one run per query and system)
+SELECT format(E'-- %s. %s on %s\n%s', q.ord, q.name, CASE r.system WHEN 'ta' THEN 'trace_agg' ELSE r.system END,
+              rtrim(r.plan, E'\n')) AS plan
+FROM bench.read_query q JOIN bench.read_result r ON r.query = q.ord
+ORDER BY q.ord, r.system DESC \g (format=unaligned tuples_only)
