@@ -183,6 +183,8 @@ static SPITupleTable *
 views_of_source(Oid sourceid, uint64 *nviews)
 {
 	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (views_of_source_plan == NULL)
 	{
@@ -200,7 +202,15 @@ views_of_source(Oid sourceid, uint64 *nviews)
 		SPI_keepplan(plan);
 		views_of_source_plan = plan;
 	}
+	/*
+	 * Read as the extension's catalog owner: row-level security on
+	 * trace_agg.ttl shows a role only the TTLs of its own tables, and an
+	 * ingest role must still run the TTL views last.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	SPI_execute_plan(views_of_source_plan, args, NULL, true, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	*nviews = SPI_processed;
 	return SPI_tuptable;
 }
