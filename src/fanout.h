@@ -21,10 +21,20 @@ typedef struct FanoutTtl
 	Oid			reference;		/* table knowing a key's real start, or 0 */
 } FanoutTtl;
 
+/* A materialized view, as the trigger reads it from the catalog. */
+typedef struct FanoutView
+{
+	const char *name;
+	const char *query;			/* the stored, qualified query */
+	Oid			targetid;
+	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
+} FanoutView;
+
 /* fanout_build.c */
 extern Query *fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid);
 extern char *fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
 									const FanoutTtl *ttl);
+extern char *fanout_build_run_sql(const FanoutView *views, int nviews);
 extern char *fanout_group_exprs(Query *query, List *dpcontext);
 extern void fanout_append_key_match(StringInfo buf, Query *query,
 									const char *left, const char *right);

@@ -221,49 +221,67 @@ check_conflict_index(Relation target, Bitmapset *keycols, const char *viewname)
 /*
  * Condition, on column reference COL, that a row has not expired: it lives
  * while its UTC date plus the TTL is after now, that is while COL is at or
- * after trace_agg.ttl_cutoff(ttl).  OP ">=" tests alive, "<" expired.
+ * after trace_agg.ttl_cutoff(ttl).  OP ">=" tests alive, "<" expired.  The
+ * cutoff is a sub-select, computed once per statement: called per row,
+ * ttl_cutoff (a SQL function with its own search_path, so never inlined)
+ * costs a function call with a GUC save and restore for every row and key.
  */
 static void
 append_ttl_test(StringInfo buf, const char *col, const char *op, const char *ttl)
 {
-	appendStringInfo(buf, "%s OPERATOR(pg_catalog.%s) trace_agg.ttl_cutoff(%s::pg_catalog.interval)",
+	appendStringInfo(buf, "%s OPERATOR(pg_catalog.%s) (SELECT trace_agg.ttl_cutoff(%s::pg_catalog.interval))",
 					 col, op, quote_literal_cstr(ttl));
 }
 
 /*
- * Build the merge statement of a view.  Must run with search_path pinned to
- * pg_catalog, so that deparsing qualifies every other name.
+ * A view's merge statement in pieces: the view's query over the transition
+ * table, and what the upsert into the target needs.  Views of one source
+ * that share their query share the first piece.
  */
-char *
-fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
-					   const FanoutTtl *ttl)
+typedef struct MergeParts
+{
+	const char *target;			/* the target, qualified */
+	char	   *cols;			/* target columns written, in output order */
+	char	   *row_cols;		/* the same, of the aggregated row "a" */
+	char	   *keys;			/* its key columns */
+	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
+	char	   *aggregate;		/* SELECT ... GROUP BY over the new rows */
+	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
+} MergeParts;
+
+/*
+ * Check a view's query against its target and cut its merge statement into
+ * parts.  Must run with search_path pinned to pg_catalog, so that deparsing
+ * qualifies every other name.
+ */
+static void
+build_merge_parts(Query *query, const char *viewname, Oid targetid,
+				  const FanoutTtl *ttl, MergeParts *parts)
 {
 	RangeTblEntry *rte = linitial_node(RangeTblEntry, query->rtable);
 	Relation	target;
 	List	   *dpcontext;
 	StringInfoData cols,
+				row_cols,
 				select,
 				keys,
 				sets,
-				sql;
+				aggregate;
 	Bitmapset  *keycols = NULL;
 	Bitmapset  *produced = NULL;
 	bool		order_sensitive = false;
 	bool		ttl_column_seen = false;
-	char	   *target_name;
 	ListCell   *lc;
 	int			attno;
 
 	target = table_open(targetid, AccessShareLock);
-	target_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(target)),
-											 RelationGetRelationName(target));
 	dpcontext = deparse_context_for("s", rte->relid);
 
 	initStringInfo(&cols);
+	initStringInfo(&row_cols);
 	initStringInfo(&select);
 	initStringInfo(&keys);
 	initStringInfo(&sets);
-
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *te = lfirst_node(TargetEntry, lc);
@@ -283,6 +301,7 @@ fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
 		produced = bms_add_member(produced, attnum);
 
 		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", col);
+		appendStringInfo(&row_cols, "%sa.%s", row_cols.len ? ", " : "", col);
 		appendStringInfo(&select, "%s%s AS %s", select.len ? ", " : "",
 						 deparse_expression((Node *) te->expr, dpcontext, false, false),
 						 col);
@@ -358,57 +377,211 @@ fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
 	 * block: the sort below is on the keys and then the row's position, and
 	 * a sort (unlike a plain GROUP BY) does not reorder equal keys at random.
 	 */
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT %s FROM ",
-					 target_name, cols.data, cols.data, select.data);
+	initStringInfo(&aggregate);
+	appendStringInfo(&aggregate, "SELECT %s FROM ", select.data);
 	if (order_sensitive)
-		appendStringInfo(&sql,
+		appendStringInfo(&aggregate,
 						 "(SELECT * FROM (SELECT *, pg_catalog.row_number() OVER () AS trace_agg_input_order "
 						 "FROM trace_agg_new_rows) AS n ORDER BY %s, trace_agg_input_order) AS s",
 						 fanout_group_exprs(query, dpcontext));
 	else
-		appendStringInfoString(&sql, "trace_agg_new_rows AS s");
+		appendStringInfoString(&aggregate, "trace_agg_new_rows AS s");
 	if (query->jointree->quals)
-		appendStringInfo(&sql, " WHERE %s",
+		appendStringInfo(&aggregate, " WHERE %s",
 						 deparse_expression(query->jointree->quals, dpcontext, false, false));
-	appendStringInfo(&sql, " GROUP BY %s) AS a", fanout_group_exprs(query, dpcontext));
+	appendStringInfo(&aggregate, " GROUP BY %s", fanout_group_exprs(query, dpcontext));
 
+	parts->target = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(target)),
+											   RelationGetRelationName(target));
+	parts->cols = cols.data;
+	parts->row_cols = row_cols.data;
+	parts->keys = keys.data;
+	parts->sets = sets.data;
+	parts->aggregate = aggregate.data;
+	parts->ttl = ttl;
+	table_close(target, AccessShareLock);
+}
+
+/*
+ * How an upsert learns whether its TTL's reference knows a key's start to
+ * have expired: not at all (no reference), by looking the key up in the
+ * reference table, or from the rows an earlier upsert of the same
+ * statement merged into the reference and returned.
+ */
+typedef enum ReferenceCheck
+{
+	REFERENCE_NONE,
+	REFERENCE_LOOKUP,
+	REFERENCE_RETURNED
+} ReferenceCheck;
+
+/*
+ * Append the upsert of the aggregated rows ROWS (a sub-select or the name
+ * of a WITH query) into the target of PARTS.  With REFERENCE_RETURNED,
+ * REFERENCE names the WITH query that returned every key merged into the
+ * TTL's reference, with its TTL column as merged.  RETURNING, if not NULL,
+ * is appended as the upsert's RETURNING list.
+ */
+static void
+append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char *rows,
+			  ReferenceCheck check, const char *reference, const char *returning)
+{
+	const FanoutTtl *ttl = parts->ttl;
+
+	appendStringInfo(sql, "INSERT INTO %s AS t (%s) SELECT %s FROM %s AS a",
+					 parts->target, parts->cols,
+					 check == REFERENCE_RETURNED ? parts->row_cols : parts->cols, rows);
+	if (check == REFERENCE_RETURNED)
+	{
+		appendStringInfo(sql, " JOIN %s AS r ON ", reference);
+		fanout_append_key_match(sql, query, "r", "a");
+	}
 	if (ttl)
 	{
-		appendStringInfoString(&sql, " WHERE ");
-		append_ttl_test(&sql, psprintf("a.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
-		if (OidIsValid(ttl->reference))
+		char	   *ref_column = psprintf("r.%s", quote_identifier(ttl->column));
+
+		appendStringInfoString(sql, " WHERE ");
+		append_ttl_test(sql, psprintf("a.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+
+		/*
+		 * A late event of a trace that began before the window must not
+		 * create a partial row: decide on the start the reference table
+		 * knows, merged with this batch.
+		 */
+		if (check == REFERENCE_RETURNED)
+		{
+			appendStringInfoString(sql, " AND (");
+			append_ttl_test(sql, ref_column, "<", ttl->interval);
+			appendStringInfoString(sql, ") IS NOT TRUE");
+		}
+		else if (check == REFERENCE_LOOKUP)
 		{
 			char	   *ref = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ttl->reference)),
 														 get_rel_name(ttl->reference));
 
-			/*
-			 * A late event of a trace that began before the window must not
-			 * create a partial row: decide on the start the reference table
-			 * (merged first, in the same statement) knows.
-			 */
-			appendStringInfo(&sql, " AND NOT EXISTS (SELECT FROM %s AS r WHERE ", ref);
-			fanout_append_key_match(&sql, query, "r", "a");
-			appendStringInfoString(&sql, " AND ");
-			append_ttl_test(&sql, psprintf("r.%s", quote_identifier(ttl->column)), "<", ttl->interval);
-			appendStringInfoChar(&sql, ')');
+			appendStringInfo(sql, " AND NOT EXISTS (SELECT FROM %s AS r WHERE ", ref);
+			fanout_append_key_match(sql, query, "r", "a");
+			appendStringInfoString(sql, " AND ");
+			append_ttl_test(sql, ref_column, "<", ttl->interval);
+			appendStringInfoChar(sql, ')');
 		}
 	}
 
-	appendStringInfo(&sql, " ORDER BY %s ON CONFLICT (%s) ", keys.data, keys.data);
-	if (sets.len == 0)
-		appendStringInfoString(&sql, "DO NOTHING");
+	appendStringInfo(sql, " ORDER BY %s ON CONFLICT (%s) ", parts->keys, parts->keys);
+	if (parts->sets[0] == '\0')
+		appendStringInfoString(sql, "DO NOTHING");
 	else
 	{
-		appendStringInfo(&sql, "DO UPDATE SET %s", sets.data);
+		appendStringInfo(sql, "DO UPDATE SET %s", parts->sets);
 		if (ttl)
 		{
-			appendStringInfoString(&sql, " WHERE ");
-			append_ttl_test(&sql, psprintf("t.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+			appendStringInfoString(sql, " WHERE ");
+			append_ttl_test(sql, psprintf("t.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+		}
+	}
+	if (returning)
+		appendStringInfo(sql, " RETURNING %s", returning);
+}
+
+/*
+ * Build the merge statement of a view.  Must run with search_path pinned to
+ * pg_catalog, so that deparsing qualifies every other name.
+ */
+char *
+fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
+					   const FanoutTtl *ttl)
+{
+	MergeParts	parts;
+	StringInfoData sql;
+
+	build_merge_parts(query, viewname, targetid, ttl, &parts);
+	initStringInfo(&sql);
+	append_upsert(&sql, query, &parts, psprintf("(%s)", parts.aggregate),
+				  ttl && OidIsValid(ttl->reference) ? REFERENCE_LOOKUP : REFERENCE_NONE,
+				  NULL, NULL);
+	return sql.data;
+}
+
+/*
+ * Build one statement for a run of views of one source that share their
+ * query and their owner (fanout_trigger.c decides which): it aggregates the
+ * new rows once and upserts the result into every target, each from a WITH
+ * query.  This saves running the query again per target, which for the
+ * traces setup means compressing every payload three times.
+ *
+ * The statement does what running the views' merge statements one after
+ * the other does.  Its parts see the targets as they were before it, which
+ * matters only to the TTL check of a view whose reference is the target of
+ * an earlier view of the run (a view without a TTL of its own, or the run
+ * would have ended).  When that view has something to update, its upsert
+ * returns every key it was given with the TTL column as merged, and the
+ * check reads them instead of looking each key up.  When it has nothing
+ * to update (DO NOTHING), looking up the stored row is exact: a key stored
+ * keeps its value, and a new one comes from this batch, which the check
+ * has already found alive.
+ *
+ * The main query counts the first view's merged keys, so that its upsert
+ * runs first; the executor then runs the WITH queries not yet run, last to
+ * first.  Every session runs the upserts in the same order.  Must run with
+ * search_path pinned to pg_catalog.
+ */
+char *
+fanout_build_run_sql(const FanoutView *views, int nviews)
+{
+	MergeParts *parts = palloc(sizeof(MergeParts) * nviews);
+	Query	  **queries = palloc(sizeof(Query *) * nviews);
+	int		   *asks = palloc(sizeof(int) * nviews);
+	StringInfoData *returning = palloc(sizeof(StringInfoData) * nviews);
+	List	  **returned = palloc0(sizeof(List *) * nviews);	/* TTL columns in it */
+	StringInfoData sql;
+	int			i;
+	int			j;
+
+	for (i = 0; i < nviews; i++)
+	{
+		Oid			sourceid;
+
+		queries[i] = fanout_analyze(views[i].query, views[i].name, &sourceid);
+		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].ttl, &parts[i]);
+		initStringInfo(&returning[i]);
+		appendStringInfoString(&returning[i], parts[i].keys);
+	}
+
+	/* Which earlier view of the run, if any, each TTL view's reference is. */
+	for (i = 0; i < nviews; i++)
+	{
+		asks[i] = -1;
+		for (j = 0; views[i].ttl && j < i; j++)
+			if (views[j].targetid == views[i].ttl->reference)
+				asks[i] = j;
+		if (asks[i] >= 0 && parts[asks[i]].sets[0] != '\0' &&
+			!list_member(returned[asks[i]], makeString(pstrdup(views[i].ttl->column))))
+		{
+			returned[asks[i]] = lappend(returned[asks[i]], makeString(pstrdup(views[i].ttl->column)));
+			appendStringInfo(&returning[asks[i]], ", t.%s", quote_identifier(views[i].ttl->column));
 		}
 	}
 
-	table_close(target, AccessShareLock);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH trace_agg_merged AS MATERIALIZED (%s)", parts[0].aggregate);
+	for (i = 0; i < nviews; i++)
+	{
+		ReferenceCheck check = REFERENCE_NONE;
+		char	   *reference = NULL;
+
+		if (views[i].ttl && OidIsValid(views[i].ttl->reference))
+			check = REFERENCE_LOOKUP;
+		if (asks[i] >= 0 && parts[asks[i]].sets[0] != '\0')
+		{
+			check = REFERENCE_RETURNED;
+			reference = psprintf("trace_agg_merge_%d", asks[i]);
+		}
+		appendStringInfo(&sql, ", trace_agg_merge_%d AS (", i);
+		append_upsert(&sql, queries[i], &parts[i], "trace_agg_merged", check, reference,
+					  returning[i].data);
+		appendStringInfoChar(&sql, ')');
+	}
+	appendStringInfoString(&sql, " SELECT pg_catalog.count(*) FROM trace_agg_merge_0");
 	return sql.data;
 }
 

@@ -8,6 +8,8 @@
  * source, all in the statement's transaction: if one fails, the INSERT fails
  * and no target changes.  Views of targets without a TTL run first, so that
  * a TTL target's ghost-row check sees the reference table already merged.
+ * Consecutive views with the same query and owner (the traces setup's three)
+ * run as one statement that aggregates the rows once for all their targets.
  *
  * Each view runs with its owner's rights, like a view in Postgres: a role
  * that may only INSERT into the source still feeds targets it can neither
@@ -39,7 +41,7 @@ typedef struct CachedMerge
 {
 	Oid			sourceid;		/* relcache changes of it make the plan stale */
 	bool		stale;
-	char	   *sql;
+	char	   *key;			/* merge_sql of the views it runs */
 	SPIPlanPtr	plan;
 } CachedMerge;
 
@@ -49,6 +51,17 @@ static char *insert_token = NULL;
 static int	insert_token_window = 86400;
 static SPIPlanPtr views_of_source_plan = NULL;
 static bool callback_registered = false;
+
+/* Columns of the views_of_source() result. */
+#define VIEW_MERGE_SQL	1
+#define VIEW_OWNER		2
+#define VIEW_HAS_TTL	3
+#define VIEW_NAME		4
+#define VIEW_QUERY		5
+#define VIEW_TARGET		6
+#define VIEW_TTL_COLUMN 7
+#define VIEW_TTL		8
+#define VIEW_REFERENCE	9
 
 /*
  * The transition table takes its row shape from the source when a statement
@@ -85,26 +98,33 @@ drop_stale_merges(void)
 		if (!cm->stale)
 			continue;
 		SPI_freeplan(cm->plan);
-		pfree(cm->sql);
+		pfree(cm->key);
 		pfree(cm);
 		cached_merges = foreach_delete_current(cached_merges, lc);
 	}
 }
 
 static SPIPlanPtr
-merge_plan(Oid sourceid, const char *sql)
+find_merge_plan(Oid sourceid, const char *key)
 {
 	ListCell   *lc;
-	CachedMerge *cm;
-	SPIPlanPtr	plan;
-	MemoryContext oldcxt;
 
 	foreach(lc, cached_merges)
 	{
-		cm = lfirst(lc);
-		if (!cm->stale && cm->sourceid == sourceid && strcmp(cm->sql, sql) == 0)
+		CachedMerge *cm = lfirst(lc);
+
+		if (!cm->stale && cm->sourceid == sourceid && strcmp(cm->key, key) == 0)
 			return cm->plan;
 	}
+	return NULL;
+}
+
+static SPIPlanPtr
+keep_merge_plan(Oid sourceid, const char *key, const char *sql)
+{
+	CachedMerge *cm;
+	SPIPlanPtr	plan;
+	MemoryContext oldcxt;
 
 	plan = SPI_prepare(sql, 0, NULL);
 	if (plan == NULL)
@@ -115,7 +135,7 @@ merge_plan(Oid sourceid, const char *sql)
 	cm = palloc(sizeof(CachedMerge));
 	cm->sourceid = sourceid;
 	cm->stale = false;
-	cm->sql = pstrdup(sql);
+	cm->key = pstrdup(key);
 	cm->plan = plan;
 	cached_merges = lappend(cached_merges, cm);
 	MemoryContextSwitchTo(oldcxt);
@@ -179,6 +199,12 @@ claim_insert_token(Oid sourceid)
 	return SPI_processed == 1;
 }
 
+/*
+ * The views of a source with what running them needs, in the order they
+ * run.  Read as the extension's owner: trace_agg.ttl shows an ordinary role
+ * only the TTLs of tables it owns, and an ingest role must still merge
+ * with every target's TTL.
+ */
 static SPITupleTable *
 views_of_source(Oid sourceid, uint64 *nviews)
 {
@@ -191,9 +217,11 @@ views_of_source(Oid sourceid, uint64 *nviews)
 		Oid			argtypes[1] = {OIDOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT v.merge_sql, v.owner::pg_catalog.oid, "
-						   "EXISTS (SELECT FROM trace_agg.ttl t WHERE t.target OPERATOR(pg_catalog.=) v.target) "
+		plan = SPI_prepare("SELECT v.merge_sql, v.owner::pg_catalog.oid, t.target IS NOT NULL, "
+						   "v.view_name, v.query, v.target::pg_catalog.oid, "
+						   "t.ttl_column::pg_catalog.text, t.ttl::pg_catalog.text, t.reference::pg_catalog.oid "
 						   "FROM trace_agg.materialized_view v "
+						   "LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) v.target "
 						   "WHERE v.source OPERATOR(pg_catalog.=) $1 ORDER BY 3, v.view_name",
 						   1, argtypes);
 		if (plan == NULL)
@@ -215,6 +243,103 @@ views_of_source(Oid sourceid, uint64 *nviews)
 	return SPI_tuptable;
 }
 
+static Oid
+view_oid(SPITupleTable *views, uint64 row, int column)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(views->vals[row], views->tupdesc, column, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(value);
+}
+
+/*
+ * End (exclusive) of the run of views starting at FIRST: the views that
+ * follow it with the same query and owner and a target not yet in the run.
+ * A run is merged by one statement (fanout_build_run_sql), whose parts do
+ * not see each other's changes; a view whose TTL asks the target of a view
+ * of the run that has a TTL of its own therefore starts a new run, as that
+ * view may leave a key as stored, which the statement could not tell.
+ */
+static uint64
+run_end(SPITupleTable *views, uint64 nviews, uint64 first)
+{
+	char	   *query = SPI_getvalue(views->vals[first], views->tupdesc, VIEW_QUERY);
+	Oid			owner = view_oid(views, first, VIEW_OWNER);
+	uint64		end;
+
+	for (end = first + 1; end < nviews; end++)
+	{
+		Oid			target = view_oid(views, end, VIEW_TARGET);
+		Oid			reference = view_oid(views, end, VIEW_REFERENCE);
+		uint64		i;
+
+		if (view_oid(views, end, VIEW_OWNER) != owner ||
+			strcmp(SPI_getvalue(views->vals[end], views->tupdesc, VIEW_QUERY), query) != 0)
+			break;
+		for (i = first; i < end; i++)
+		{
+			bool		isnull;
+
+			if (view_oid(views, i, VIEW_TARGET) == target)
+				return end;
+			if (view_oid(views, i, VIEW_TARGET) == reference &&
+				DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, VIEW_HAS_TTL, &isnull)))
+				return end;
+		}
+	}
+	return end;
+}
+
+/*
+ * The prepared merge statement of the views first .. end - 1, made on first
+ * use: a view's own stored statement, or the one statement of a run.  A run
+ * is known by its views' stored statements, which change whenever a view or
+ * a TTL does.  Called as the views' owner.
+ */
+static SPIPlanPtr
+run_merge_plan(Oid sourceid, SPITupleTable *views, uint64 first, uint64 end)
+{
+	StringInfoData key;
+	FanoutView *run;
+	SPIPlanPtr	plan;
+	uint64		i;
+
+	if (end - first == 1)
+	{
+		char	   *sql = SPI_getvalue(views->vals[first], views->tupdesc, VIEW_MERGE_SQL);
+
+		plan = find_merge_plan(sourceid, sql);
+		return plan ? plan : keep_merge_plan(sourceid, sql, sql);
+	}
+
+	initStringInfo(&key);
+	for (i = first; i < end; i++)
+		appendStringInfo(&key, "%s;\n", SPI_getvalue(views->vals[i], views->tupdesc, VIEW_MERGE_SQL));
+	plan = find_merge_plan(sourceid, key.data);
+	if (plan)
+		return plan;
+
+	run = palloc0(sizeof(FanoutView) * (end - first));
+	for (i = first; i < end; i++)
+	{
+		FanoutView *view = &run[i - first];
+
+		view->name = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_NAME);
+		view->query = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_QUERY);
+		view->targetid = view_oid(views, i, VIEW_TARGET);
+		if (SPI_getvalue(views->vals[i], views->tupdesc, VIEW_TTL_COLUMN) != NULL)
+		{
+			FanoutTtl  *ttl = palloc(sizeof(FanoutTtl));
+
+			ttl->column = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_TTL_COLUMN);
+			ttl->interval = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_TTL);
+			ttl->reference = view_oid(views, i, VIEW_REFERENCE);
+			view->ttl = ttl;
+		}
+	}
+	return keep_merge_plan(sourceid, key.data, fanout_build_run_sql(run, end - first));
+}
+
 PG_FUNCTION_INFO_V1(trace_agg_fanout);
 Datum
 trace_agg_fanout(PG_FUNCTION_ARGS)
@@ -223,6 +348,8 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 	Oid			sourceid;
 	SPITupleTable *views;
 	uint64		nviews;
+	uint64		first;
+	uint64		end;
 	uint64		i;
 	volatile bool has_ttl = false;
 	Oid			save_userid;
@@ -269,17 +396,20 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 	fanout_depth++;
 	PG_TRY();
 	{
-		for (i = 0; i < nviews; i++)
+		for (first = 0; first < nviews; first = end)
 		{
+			SPIPlanPtr	plan;
 			bool		isnull;
-			char	   *sql = SPI_getvalue(views->vals[i], views->tupdesc, 1);
-			Oid			owner = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 2, &isnull));
-			SPIPlanPtr	plan = merge_plan(sourceid, sql);
 
-			has_ttl |= DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull));
-			SetUserIdAndSecContext(owner, save_sec_context |
+			end = run_end(views, nviews, first);
+			for (i = first; i < end; i++)
+				has_ttl |= DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, VIEW_HAS_TTL, &isnull));
+			SetUserIdAndSecContext(view_oid(views, first, VIEW_OWNER), save_sec_context |
 								   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-			if (SPI_execute_plan(plan, NULL, NULL, false, 0) != SPI_OK_INSERT)
+			plan = run_merge_plan(sourceid, views, first, end);
+			/* a run's statement is a WITH query whose main part counts */
+			if (SPI_execute_plan(plan, NULL, NULL, false, 0) !=
+				(end - first == 1 ? SPI_OK_INSERT : SPI_OK_SELECT))
 				elog(ERROR, "merge statement of a materialized view failed: %s",
 					 SPI_result_code_string(SPI_result));
 			SetUserIdAndSecContext(save_userid, save_sec_context);

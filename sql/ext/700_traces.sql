@@ -100,7 +100,13 @@ BEGIN
                 created_at      timestamptz,
                 updated_at      timestamptz,
                 PRIMARY KEY (project_id, id)
-            )$ddl$, s, t);
+            ) WITH (fillfactor = 70, toast_tuple_target = 512)$ddl$, s, t);
+        -- A trace's row is updated by most batches that carry its events.
+        -- The room fillfactor leaves lets the new version stay on its page
+        -- (a HOT update, with no index entry to add); toast_tuple_target
+        -- keeps the row small by moving input/output states and long id
+        -- arrays out of line, where an update that does not change them
+        -- keeps them as they are instead of writing them again.
         -- Indexes for the product's queries.  Columns that merges change
         -- on most events (observation_ids, usage, input, output, end_time,
         -- updated_at) stay unindexed so that those updates remain HOT.
@@ -122,7 +128,9 @@ BEGIN
                               format('%s.traces_all_amt', s)::regclass);
 
     -- Read views: plain values, as the reference's "Query AggregatingMergeTrees".
-    -- The 7d/30d views also hide rows that expired since the last purge.
+    -- The 7d/30d views also hide rows that expired since the last purge; the
+    -- cutoff is a sub-select, computed once per query rather than per row
+    -- (ttl_cutoff has its own search_path, so it is never inlined).
     FOREACH t IN ARRAY ARRAY['all', '7d', '30d'] LOOP
         EXECUTE format($ddl$
             CREATE VIEW %1$s.%2$I AS
@@ -136,8 +144,8 @@ BEGIN
                    created_at, updated_at
             FROM %1$s.%3$I %4$s$ddl$,
             s, 'traces_' || t, 'traces_' || t || '_amt',
-            CASE t WHEN '7d' THEN $w$WHERE start_time >= trace_agg.ttl_cutoff('7 days')$w$
-                   WHEN '30d' THEN $w$WHERE start_time >= trace_agg.ttl_cutoff('30 days')$w$
+            CASE t WHEN '7d' THEN $w$WHERE start_time >= (SELECT trace_agg.ttl_cutoff('7 days'))$w$
+                   WHEN '30d' THEN $w$WHERE start_time >= (SELECT trace_agg.ttl_cutoff('30 days'))$w$
                    ELSE '' END);
     END LOOP;
 END

@@ -2,16 +2,20 @@
 \set ON_ERROR_STOP 1
 \pset footer off
 \echo
-\echo Ingest: events/s, ratio to the floor and to the peer, WAL bytes per event, full-page images,
-\echo peak backend memory (RssAnon, MB: whole run, first quarter, last quarter; the largest client)
+\echo Ingest: events/s (elapsed) and backend CPU time per event, each with its ratio to the floor and
+\echo to the peer (higher is better); WAL bytes per event and full-page images; peak private memory of a
+\echo backend (RssAnon, MB: whole run, and first / last quarter of the run; the largest of the clients)
 SELECT i.clients, i.system,
        round(:events / i.seconds) AS "events/s",
        round((f.seconds / i.seconds)::numeric, 2) AS "x floor",
        round((p.seconds / i.seconds)::numeric, 2) AS "x peer",
+       round((i.cpu_seconds * 1e6 / :events)::numeric) AS "CPU us/event",
+       round((f.cpu_seconds / i.cpu_seconds)::numeric, 2) AS "x floor ",
+       round((p.cpu_seconds / i.cpu_seconds)::numeric, 2) AS "x peer ",
        round(i.wal_bytes / :events) AS "WAL B/event",
        i.fpi AS "FPI",
        round(i.peak_kb / 1024.0, 1) AS "peak MB",
-       round(i.first_kb / 1024.0, 1) || ' / ' || round(i.last_kb / 1024.0, 1) AS "first / last quarter"
+       round(i.first_kb / 1024.0, 1) || ' / ' || round(i.last_kb / 1024.0, 1) AS "first / last"
 FROM bench.ingest i
 JOIN bench.ingest f ON f.clients = i.clients AND f.system = 'floor'
 JOIN bench.ingest p ON p.clients = i.clients AND p.system = 'peer'
