@@ -19,7 +19,23 @@ SELECT i.clients, i.system,
 FROM bench.ingest i
 JOIN bench.ingest f ON f.clients = i.clients AND f.system = 'floor'
 JOIN bench.ingest p ON p.clients = i.clients AND p.system = 'peer'
-ORDER BY i.clients, array_position(ARRAY['trace_agg', 'peer', 'floor'], i.system);
+ORDER BY i.clients, array_position(ARRAY['trace_agg', 'peer', 'floor', 'intake'], i.system);
+
+\echo
+\echo Headroom: intake is the cost of the statements alone (sent, parsed, nothing stored), which every
+\echo system pays; peer / intake is the most any design can reach against the peer with these clients,
+\echo and the merge cost is what trace_agg adds to it
+SELECT i.clients,
+       round((p.seconds / i.seconds)::numeric, 2) AS "most x peer (elapsed)",
+       round((p.cpu_seconds / i.cpu_seconds)::numeric, 2) AS "most x peer (CPU)",
+       round((t.seconds / i.seconds)::numeric, 2) AS "trace_agg time / intake time",
+       round(((t.cpu_seconds - i.cpu_seconds) * 1e6 / :events)::numeric) AS "trace_agg merge CPU us/event",
+       round(((p.cpu_seconds - i.cpu_seconds) * 1e6 / :events)::numeric) AS "peer merge CPU us/event"
+FROM bench.ingest i
+JOIN bench.ingest t ON t.clients = i.clients AND t.system = 'trace_agg'
+JOIN bench.ingest p ON p.clients = i.clients AND p.system = 'peer'
+WHERE i.system = 'intake'
+ORDER BY i.clients;
 
 \echo
 \echo Reads: milliseconds from planning to the last row (payloads finalized, nothing sent), runs with random parameters

@@ -11,17 +11,17 @@ if ! "$here/../bench/run" 3000 >"$out" 2>&1; then
 	cat "$out"
 	exit 1
 fi
-for heading in 'Ingest:' 'Reads:' 'Storage:' 'Merged input/output payloads' 'Plans'; do
+for heading in 'Ingest:' 'Headroom:' 'Reads:' 'Storage:' 'Merged input/output payloads' 'Plans'; do
 	if ! grep -q "^$heading" "$out"; then
 		echo "the benchmark printed no \"$heading\" table"
 		cat "$out"
 		exit 1
 	fi
 done
-# Nine ingest runs: three systems at 1, 2 and 4 clients.
-runs=$(grep -cE '^ +[124] \| (trace_agg|peer|floor) ' "$out")
-if [ "$runs" != 9 ]; then
-	echo "expected 9 ingest results, got $runs"
+# Twelve ingest runs: four systems at 1, 2 and 4 clients.
+runs=$(grep -cE '^ +[124] \| (trace_agg|peer|floor|intake) ' "$out")
+if [ "$runs" != 12 ]; then
+	echo "expected 12 ingest results, got $runs"
 	cat "$out"
 	exit 1
 fi
