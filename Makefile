@@ -25,3 +25,10 @@ include $(PGXS)
 
 trace_agg--$(EXTVERSION).sql: $(SCRIPT_PARTS)
 	cat $^ > $@
+
+# The benchmark and the ingest profile (test/bench/): make bench [EVENTS=N]
+.PHONY: bench profile
+bench:
+	test/bench/run $(EVENTS)
+profile:
+	test/bench/profile $(EVENTS)
