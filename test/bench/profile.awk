@@ -33,7 +33,7 @@ BEGIN { RS = "" }
 		else if (stack ~ /\|(tuplesort_[a-z_]+|ExecSort)\|/)
 			phase = "merge: sorts (arrival order, key order)"
 		else if (stack ~ /\|tuplestore_[a-z_]+\|/)
-			phase = "merge: CTE and window buffers"
+			phase = "merge: tuplestores read and written (transition rows, window, CTE)"
 		else if (stack ~ /\|(argmax_merge[a-z_]*|group_uniq_merge|sum_map_merge[a-z_]*|max_map_merge|min_map_merge|detoast_attr)\|/)
 			phase = "merge: merge functions"
 		else
