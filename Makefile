@@ -2,10 +2,12 @@
 # a C file, an extension script part or a regression test needs no edit here.
 
 EXTENSION = trace_agg
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 MODULE_big = trace_agg
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA_built = trace_agg--$(EXTVERSION).sql
+# Released scripts, frozen, and the update scripts between versions.
+DATA = $(sort $(wildcard sql/versions/*.sql))
 SHLIB_LINK += -lzstd
 PG_CPPFLAGS += -Isrc
 

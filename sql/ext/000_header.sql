@@ -1,5 +1,8 @@
 -- trace_agg extension script, built by the Makefile from sql/ext/*.sql in
--- name order.  Edit the parts, not the built file.
+-- name order.  Edit the parts, not the built file.  This is the fresh
+-- install of the current version; every change to it also goes into the
+-- update script from the previous version (sql/versions/), and
+-- test/scripts/extension_update.sh checks that both give the same objects.
 
 \echo Use "CREATE EXTENSION trace_agg" to load this file. \quit
 
