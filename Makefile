@@ -9,7 +9,7 @@ DATA_built = trace_agg--$(EXTVERSION).sql
 # Released scripts, frozen, and the update scripts between versions.
 DATA = $(sort $(wildcard sql/versions/*.sql))
 SHLIB_LINK += -lzstd
-PG_CPPFLAGS += -Isrc
+PG_CPPFLAGS += -Isrc -DTRACE_AGG_VERSION=\"$(EXTVERSION)\"
 
 # The extension script is built from ordered parts in sql/ext/.
 SCRIPT_PARTS = $(sort $(wildcard sql/ext/*.sql))

@@ -1,7 +1,7 @@
 /*
  * fanout.h
- *		The materialized-view fan-out: building merge statements and running
- *		them from the source's statement trigger.
+ *		The materialized-view fan-out: the definitions of a source's views,
+ *		the statements generated from them, and the trigger that runs them.
  */
 #ifndef TRACE_AGG_FANOUT_H
 #define TRACE_AGG_FANOUT_H
@@ -21,26 +21,51 @@ typedef struct FanoutTtl
 	Oid			reference;		/* table knowing a key's real start, or 0 */
 } FanoutTtl;
 
-/* A materialized view, as the trigger reads it from the catalog. */
+/*
+ * A materialized view as the generator reads it: the Postgres view that
+ * holds its query (and its name, schema and owner), its source and its
+ * target, all by OID.
+ */
 typedef struct FanoutView
 {
-	const char *name;
-	const char *query;			/* the stored, qualified query */
+	Oid			viewid;
+	Oid			sourceid;
 	Oid			targetid;
+	Oid			ownerid;		/* the view's owner: the merge runs as it */
+	const char *name;			/* qualified, for messages */
+	const char *query;			/* the view's query, deparsed now */
 	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
 } FanoutView;
 
+/*
+ * Views of one source that run as one statement: consecutive views with
+ * the same query and owner.
+ */
+typedef struct FanoutRun
+{
+	Oid			ownerid;
+	int			nviews;
+	FanoutView *views;
+	char	   *sql;			/* the statement that runs */
+} FanoutRun;
+
 /* fanout_build.c */
 extern Query *fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid);
-extern char *fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
-									const FanoutTtl *ttl);
 extern char *fanout_build_run_sql(const FanoutView *views, int nviews);
 extern char *fanout_group_exprs(Query *query, List *dpcontext);
 extern void fanout_append_key_match(StringInfo buf, Query *query,
 									const char *left, const char *right);
+extern char *fanout_qualified_name(Oid relid);
+
+/* fanout_catalog.c */
+extern void fanout_check_catalog_version(void);
+extern List *fanout_source_runs(Oid sourceid, List **relids);
+extern void fanout_check_source_access(Oid sourceid, Oid roleid, const char *viewname,
+									   bool creating);
 
 /* fanout_trigger.c */
 extern int	fanout_pin_search_path(void);
+extern void fanout_check_statements(Oid sourceid);
 extern void fanout_define_settings(void);
 
 /* ttl_worker.c */

@@ -1,15 +1,17 @@
 /*
  * fanout_build.c
- *		Turn a materialized view's aggregate query into its merge statement.
+ *		Turn the queries of a run of materialized views into the statement
+ *		that merges an INSERT's rows into their targets.
  *
  * A materialized view is written as ClickHouse writes one: a single-table
  * SELECT ... GROUP BY whose outputs are named after the target's columns.
  * Each INSERT statement into the source runs that query over the statement's
  * rows (the transition table) and upserts the result into the target; a
  * column that already exists in the target is combined with the new partial
- * aggregate by the merge rule of its aggregate.  This file analyzes the query
- * once, when the view is created, and writes that upsert as SQL text with
- * every name qualified, so that executing it never depends on a search_path.
+ * aggregate by the merge rule of its aggregate.  This file checks a query
+ * and writes that upsert as SQL text with every name qualified, from OIDs
+ * resolved at the time it runs (fanout_catalog.c asks for it), so that
+ * executing it never depends on a search_path or on a name seen earlier.
  */
 #include "postgres.h"
 
@@ -349,19 +351,25 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 					 errmsg("GROUP BY expression of materialized view \"%s\" is not among its outputs", viewname)));
 	}
 
-	/* No target column may be silently left to its default, unless it has one. */
+	/*
+	 * A view may feed only some of the target's columns (several views of
+	 * different sources then share one target, each writing its own), but
+	 * never leave a NOT NULL column without a default: its first insert
+	 * would fail.
+	 */
 	for (attno = 1; attno <= RelationGetNumberOfAttributes(target); attno++)
 	{
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(target), attno - 1);
 
 		if (att->attisdropped || att->attgenerated || att->atthasdef ||
-			bms_is_member(attno, produced))
+			!att->attnotnull || bms_is_member(attno, produced))
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("materialized view \"%s\" does not write column \"%s\" of target table \"%s\"",
 						viewname, NameStr(att->attname), RelationGetRelationName(target)),
-				 errhint("Produce the column in the query, or give it a DEFAULT.")));
+				 errdetail("The column is NOT NULL and has no default."),
+				 errhint("Produce the column in the query, give it a DEFAULT, or let it be null.")));
 	}
 
 	check_conflict_index(target, keycols, viewname);
@@ -391,8 +399,7 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 						 deparse_expression(query->jointree->quals, dpcontext, false, false));
 	appendStringInfo(&aggregate, " GROUP BY %s", fanout_group_exprs(query, dpcontext));
 
-	parts->target = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(target)),
-											   RelationGetRelationName(target));
+	parts->target = fanout_qualified_name(targetid);
 	parts->cols = cols.data;
 	parts->row_cols = row_cols.data;
 	parts->keys = keys.data;
@@ -456,8 +463,7 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 		}
 		else if (check == REFERENCE_LOOKUP)
 		{
-			char	   *ref = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ttl->reference)),
-														 get_rel_name(ttl->reference));
+			char	   *ref = fanout_qualified_name(ttl->reference);
 
 			appendStringInfo(sql, " AND NOT EXISTS (SELECT FROM %s AS r WHERE ", ref);
 			fanout_append_key_match(sql, query, "r", "a");
@@ -484,27 +490,9 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 }
 
 /*
- * Build the merge statement of a view.  Must run with search_path pinned to
- * pg_catalog, so that deparsing qualifies every other name.
- */
-char *
-fanout_build_merge_sql(Query *query, const char *viewname, Oid targetid,
-					   const FanoutTtl *ttl)
-{
-	MergeParts	parts;
-	StringInfoData sql;
-
-	build_merge_parts(query, viewname, targetid, ttl, &parts);
-	initStringInfo(&sql);
-	append_upsert(&sql, query, &parts, psprintf("(%s)", parts.aggregate),
-				  ttl && OidIsValid(ttl->reference) ? REFERENCE_LOOKUP : REFERENCE_NONE,
-				  NULL, NULL);
-	return sql.data;
-}
-
-/*
- * Build one statement for a run of views of one source that share their
- * query and their owner (fanout_trigger.c decides which): it aggregates the
+ * Build the statement of a run of views of one source that share their
+ * query and their owner (fanout_catalog.c decides which; a run is often a
+ * single view): it aggregates the
  * new rows once and upserts the result into every target, each from a WITH
  * query.  This saves running the query again per target, which for the
  * traces setup means compressing every payload three times.
@@ -542,6 +530,13 @@ fanout_build_run_sql(const FanoutView *views, int nviews)
 		Oid			sourceid;
 
 		queries[i] = fanout_analyze(views[i].query, views[i].name, &sourceid);
+		if (sourceid != views[i].sourceid)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("materialized view \"%s\" no longer reads table \"%s\"",
+							views[i].name, get_rel_name(views[i].sourceid)),
+					 errdetail("Its query now reads \"%s\".", get_rel_name(sourceid)),
+					 errhint("Drop the view and create it again.")));
 		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].ttl, &parts[i]);
 		initStringInfo(&returning[i]);
 		appendStringInfoString(&returning[i], parts[i].keys);
@@ -637,4 +632,23 @@ fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid)
 						get_rel_name(rte->relid), viewname)));
 	*sourceid = rte->relid;
 	return query;
+}
+
+/*
+ * A relation's name, qualified, for a statement built now.  A relation
+ * that no longer exists (dropped since its OID was read) is an error, never
+ * a null name.
+ */
+char *
+fanout_qualified_name(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+	char	   *schema = name ? get_namespace_name(get_rel_namespace(relid)) : NULL;
+
+	if (name == NULL || schema == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u of a materialized view does not exist", relid),
+				 errdetail("It was dropped while the view's statement was being built.")));
+	return quote_qualified_identifier(schema, name);
 }

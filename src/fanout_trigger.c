@@ -4,17 +4,25 @@
  *
  * Every INSERT statement into a source fires trace_agg.fanout() once, after
  * the statement, with the statement's rows in the transition table
- * trace_agg_new_rows.  It runs the merge statement of each view of the
- * source, all in the statement's transaction: if one fails, the INSERT fails
- * and no target changes.  Views of targets without a TTL run first, so that
- * a TTL target's ghost-row check sees the reference table already merged.
- * Consecutive views with the same query and owner (the traces setup's three)
- * run as one statement that aggregates the rows once for all their targets.
+ * trace_agg_new_rows.  It runs the statements fanout_catalog.c generates
+ * from the source's definitions, all in the statement's transaction: if one
+ * fails, the INSERT fails and no target changes.
  *
- * Each view runs with its owner's rights, like a view in Postgres: a role
- * that may only INSERT into the source still feeds targets it can neither
- * read nor write, and search_path is pinned while the statements run.
- * Merge statements are prepared once per backend and kept.
+ * Each run of views executes as the views' owner inside a security-
+ * restricted operation, with search_path pinned, and every setting changed
+ * while it runs is rolled back when it returns, as REFRESH MATERIALIZED
+ * VIEW does: a function called by a view's query can neither act with the
+ * inserting role's rights nor leave a setting behind in its session.  A
+ * role that may only INSERT into the source still feeds targets it can
+ * neither read nor write.
+ *
+ * The statements are prepared once per backend and source, and kept until
+ * a relation they involve changes (a relcache invalidation of the source,
+ * a view, a target or a TTL reference, which creating or dropping a view
+ * and changing a TTL send) or any function, type or schema changes.  The
+ * trigger locks the targets and references before it looks at the cache,
+ * so that a rename committed before it is seen and none can happen while
+ * the statement runs: writes follow OIDs, never a name read earlier.
  *
  * A batch may carry a token (trace_agg.insert_token), in the spirit of
  * ClickHouse's insert_deduplication_token: a retried batch whose first
@@ -29,117 +37,260 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/queryenvironment.h"
+#include "utils/syscache.h"
 
 #include "fanout.h"
 
-/* A merge statement prepared in this backend. */
-typedef struct CachedMerge
+/* The prepared statements of one source's views in this backend. */
+typedef struct SourceStatements
 {
-	Oid			sourceid;		/* relcache changes of it make the plan stale */
+	Oid			sourceid;
 	bool		stale;
-	char	   *key;			/* merge_sql of the views it runs */
-	SPIPlanPtr	plan;
-} CachedMerge;
+	List	   *relids;			/* relations whose change makes it stale */
+	List	   *runs;			/* FanoutRun, each with its prepared plan */
+	List	   *plans;			/* SPIPlanPtr per run */
+	MemoryContext context;		/* everything above but the plans */
+} SourceStatements;
 
-static List *cached_merges = NIL;
+static List *cached_sources = NIL;
 static int	fanout_depth = 0;	/* fan-outs running in this backend */
 static char *insert_token = NULL;
 static int	insert_token_window = 86400;
-static SPIPlanPtr views_of_source_plan = NULL;
-static bool callback_registered = false;
-
-/* Columns of the views_of_source() result. */
-#define VIEW_MERGE_SQL	1
-#define VIEW_OWNER		2
-#define VIEW_HAS_TTL	3
-#define VIEW_NAME		4
-#define VIEW_QUERY		5
-#define VIEW_TARGET		6
-#define VIEW_TTL_COLUMN 7
-#define VIEW_TTL		8
-#define VIEW_REFERENCE	9
+static bool callbacks_registered = false;
 
 /*
- * The transition table takes its row shape from the source when a statement
- * is prepared, so a change to the source (ADD COLUMN, say) makes the plans
- * that read it stale.  They are only marked here: an invalidation may arrive
- * while one of them runs.
+ * A relation involved in a source's statements changed.  The statements
+ * are only marked here: an invalidation may arrive while one of them runs.
  */
 static void
-mark_merges_stale(Datum arg, Oid relid)
+mark_relation_changed(Datum arg, Oid relid)
 {
 	ListCell   *lc;
 
-	foreach(lc, cached_merges)
+	foreach(lc, cached_sources)
 	{
-		CachedMerge *cm = lfirst(lc);
+		SourceStatements *ss = lfirst(lc);
 
-		if (!OidIsValid(relid) || cm->sourceid == relid)
-			cm->stale = true;
+		if (!OidIsValid(relid) || list_member_oid(ss->relids, relid))
+			ss->stale = true;
 	}
 }
 
-/* Free stale plans, unless an outer fan-out of this backend may run them. */
+/*
+ * A function, type, operator or schema changed: a statement names them as
+ * they were called when it was built, so every statement is rebuilt.
+ */
 static void
-drop_stale_merges(void)
+mark_all_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	mark_relation_changed(arg, InvalidOid);
+}
+
+/* Free stale statements, unless an outer fan-out of this backend runs them. */
+static void
+drop_stale_statements(void)
 {
 	ListCell   *lc;
 
 	if (fanout_depth > 0)
 		return;
-	foreach(lc, cached_merges)
+	foreach(lc, cached_sources)
 	{
-		CachedMerge *cm = lfirst(lc);
+		SourceStatements *ss = lfirst(lc);
+		ListCell   *plc;
 
-		if (!cm->stale)
+		if (!ss->stale)
 			continue;
-		SPI_freeplan(cm->plan);
-		pfree(cm->key);
-		pfree(cm);
-		cached_merges = foreach_delete_current(cached_merges, lc);
+		foreach(plc, ss->plans)
+			SPI_freeplan(lfirst(plc));
+		MemoryContextDelete(ss->context);
+		cached_sources = foreach_delete_current(cached_sources, lc);
 	}
 }
 
-static SPIPlanPtr
-find_merge_plan(Oid sourceid, const char *key)
+/*
+ * Register the transition table's shape for preparing statements outside a
+ * trigger (creating a view checks its statements this way).
+ */
+static void
+register_new_rows(Oid sourceid)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+
+	enr->md.name = FANOUT_NEW_ROWS;
+	enr->md.reliddesc = sourceid;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the transition table of table %u", sourceid);
+}
+
+/*
+ * A copy of RUNS in the current memory context: SPI leaves the generator's
+ * results in its own context, which ends with the trigger call.
+ */
+static List *
+copy_runs(List *runs)
+{
+	List	   *copy = NIL;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, runs)
+	{
+		FanoutRun  *run = lfirst(lc);
+		FanoutRun  *r = palloc(sizeof(FanoutRun));
+
+		*r = *run;
+		r->sql = pstrdup(run->sql);
+		r->views = palloc(sizeof(FanoutView) * run->nviews);
+		for (i = 0; i < run->nviews; i++)
+		{
+			FanoutView *v = &r->views[i];
+
+			*v = run->views[i];
+			v->name = pstrdup(v->name);
+			v->query = pstrdup(v->query);
+			if (v->ttl)
+			{
+				FanoutTtl  *ttl = palloc(sizeof(FanoutTtl));
+
+				ttl->column = pstrdup(v->ttl->column);
+				ttl->interval = pstrdup(v->ttl->interval);
+				ttl->reference = v->ttl->reference;
+				v->ttl = ttl;
+			}
+		}
+		copy = lappend(copy, r);
+	}
+	return copy;
+}
+
+/*
+ * Generate and prepare the statements of SOURCEID's views, each prepared as
+ * the owner of its run (the transition table must be registered).  Lives
+ * in CacheMemoryContext until a relation involved changes.
+ */
+static SourceStatements *
+build_statements(Oid sourceid)
+{
+	MemoryContext context;
+	MemoryContext oldcxt;
+	SourceStatements *ss;
+	Oid			save_userid;
+	int			save_sec_context;
+	ListCell   *lc;
+	List	   *runs;
+	List	   *relids;
+
+	runs = fanout_source_runs(sourceid, &relids);
+	context = AllocSetContextCreate(CacheMemoryContext, "trace_agg fan-out statements",
+									ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(context);
+	ss = palloc0(sizeof(SourceStatements));
+	ss->sourceid = sourceid;
+	ss->context = context;
+	ss->runs = copy_runs(runs);
+	ss->relids = list_copy(relids);
+	MemoryContextSwitchTo(oldcxt);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	PG_TRY();
+	{
+		foreach(lc, ss->runs)
+		{
+			FanoutRun  *run = lfirst(lc);
+			SPIPlanPtr	plan;
+
+			SetUserIdAndSecContext(run->ownerid, save_sec_context |
+								   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+			plan = SPI_prepare(run->sql, 0, NULL);
+			if (plan == NULL)
+				elog(ERROR, "could not prepare the statement of materialized view \"%s\": %s",
+					 run->views[0].name, SPI_result_code_string(SPI_result));
+			SPI_keepplan(plan);
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+			oldcxt = MemoryContextSwitchTo(context);
+			ss->plans = lappend(ss->plans, plan);
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+	PG_CATCH();
+	{
+		foreach(lc, ss->plans)
+			SPI_freeplan(lfirst(lc));
+		MemoryContextDelete(context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return ss;
+}
+
+/*
+ * Lock the targets the statements write and the references they read, as
+ * the statements themselves will, so that no rename slips in between.  The
+ * views are not locked: dropping one of several views of a source waits
+ * for no insert.
+ */
+static void
+lock_involved(const SourceStatements *ss)
 {
 	ListCell   *lc;
+	int			i;
 
-	foreach(lc, cached_merges)
+	foreach(lc, ss->runs)
 	{
-		CachedMerge *cm = lfirst(lc);
+		FanoutRun  *run = lfirst(lc);
 
-		if (!cm->stale && cm->sourceid == sourceid && strcmp(cm->key, key) == 0)
-			return cm->plan;
+		for (i = 0; i < run->nviews; i++)
+		{
+			LockRelationOid(run->views[i].targetid, RowExclusiveLock);
+			if (run->views[i].ttl && OidIsValid(run->views[i].ttl->reference))
+				LockRelationOid(run->views[i].ttl->reference, AccessShareLock);
+		}
 	}
-	return NULL;
 }
 
-static SPIPlanPtr
-keep_merge_plan(Oid sourceid, const char *key, const char *sql)
+/*
+ * The current statements of SOURCEID's views.  Locking the relations of a
+ * cached set processes the invalidations committed before, which may make
+ * it stale; a new set involves relations of its own, locked in turn.
+ */
+static SourceStatements *
+source_statements(Oid sourceid)
 {
-	CachedMerge *cm;
-	SPIPlanPtr	plan;
+	ListCell   *lc;
+	SourceStatements *ss = NULL;
 	MemoryContext oldcxt;
 
-	plan = SPI_prepare(sql, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare merge statement: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
+	foreach(lc, cached_sources)
+	{
+		SourceStatements *cached = lfirst(lc);
 
-	oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
-	cm = palloc(sizeof(CachedMerge));
-	cm->sourceid = sourceid;
-	cm->stale = false;
-	cm->key = pstrdup(key);
-	cm->plan = plan;
-	cached_merges = lappend(cached_merges, cm);
-	MemoryContextSwitchTo(oldcxt);
-	return plan;
+		if (!cached->stale && cached->sourceid == sourceid)
+			ss = cached;
+	}
+	if (ss)
+	{
+		lock_involved(ss);
+		if (!ss->stale)
+			return ss;
+	}
+	for (;;)
+	{
+		ss = build_statements(sourceid);
+		oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
+		cached_sources = lappend(cached_sources, ss);
+		MemoryContextSwitchTo(oldcxt);
+		lock_involved(ss);
+		if (!ss->stale)
+			return ss;
+	}
 }
 
 /*
@@ -200,144 +351,36 @@ claim_insert_token(Oid sourceid)
 }
 
 /*
- * The views of a source with what running them needs, in the order they
- * run.  Read as the extension's owner: trace_agg.ttl shows an ordinary role
- * only the TTLs of tables it owns, and an ingest role must still merge
- * with every target's TTL.
+ * Check that the statements of SOURCEID's views can be generated and
+ * prepared, each as its owner, without keeping them: creating a view
+ * calls this so that a mistake surfaces then, not at the next insert.
+ * Must run inside SPI with search_path pinned.
  */
-static SPITupleTable *
-views_of_source(Oid sourceid, uint64 *nviews)
+void
+fanout_check_statements(Oid sourceid)
 {
-	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
-	Oid			save_userid;
-	int			save_sec_context;
+	SourceStatements *ss;
+	ListCell   *lc;
 
-	if (views_of_source_plan == NULL)
-	{
-		Oid			argtypes[1] = {OIDOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT v.merge_sql, v.owner::pg_catalog.oid, t.target IS NOT NULL, "
-						   "v.view_name, v.query, v.target::pg_catalog.oid, "
-						   "t.ttl_column::pg_catalog.text, t.ttl::pg_catalog.text, t.reference::pg_catalog.oid "
-						   "FROM trace_agg.materialized_view v "
-						   "LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) v.target "
-						   "WHERE v.source OPERATOR(pg_catalog.=) $1 ORDER BY 3, v.view_name",
-						   1, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare materialized view lookup: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		views_of_source_plan = plan;
-	}
-	/*
-	 * Read as the extension's catalog owner: row-level security on
-	 * trace_agg.ttl shows a role only the TTLs of its own tables, and an
-	 * ingest role must still run the TTL views last.
-	 */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_execute_plan(views_of_source_plan, args, NULL, true, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	*nviews = SPI_processed;
-	return SPI_tuptable;
+	register_new_rows(sourceid);
+	ss = build_statements(sourceid);
+	SPI_unregister_relation(FANOUT_NEW_ROWS);
+	foreach(lc, ss->plans)
+		SPI_freeplan(lfirst(lc));
+	MemoryContextDelete(ss->context);
 }
 
-static Oid
-view_oid(SPITupleTable *views, uint64 row, int column)
+static void
+register_callbacks(void)
 {
-	bool		isnull;
-	Datum		value = SPI_getbinval(views->vals[row], views->tupdesc, column, &isnull);
-
-	return isnull ? InvalidOid : DatumGetObjectId(value);
-}
-
-/*
- * End (exclusive) of the run of views starting at FIRST: the views that
- * follow it with the same query and owner and a target not yet in the run.
- * A run is merged by one statement (fanout_build_run_sql), whose parts do
- * not see each other's changes; a view whose TTL asks the target of a view
- * of the run that has a TTL of its own therefore starts a new run, as that
- * view may leave a key as stored, which the statement could not tell.
- */
-static uint64
-run_end(SPITupleTable *views, uint64 nviews, uint64 first)
-{
-	char	   *query = SPI_getvalue(views->vals[first], views->tupdesc, VIEW_QUERY);
-	Oid			owner = view_oid(views, first, VIEW_OWNER);
-	uint64		end;
-
-	for (end = first + 1; end < nviews; end++)
-	{
-		Oid			target = view_oid(views, end, VIEW_TARGET);
-		Oid			reference = view_oid(views, end, VIEW_REFERENCE);
-		uint64		i;
-
-		if (view_oid(views, end, VIEW_OWNER) != owner ||
-			strcmp(SPI_getvalue(views->vals[end], views->tupdesc, VIEW_QUERY), query) != 0)
-			break;
-		for (i = first; i < end; i++)
-		{
-			bool		isnull;
-
-			if (view_oid(views, i, VIEW_TARGET) == target)
-				return end;
-			if (view_oid(views, i, VIEW_TARGET) == reference &&
-				DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, VIEW_HAS_TTL, &isnull)))
-				return end;
-		}
-	}
-	return end;
-}
-
-/*
- * The prepared merge statement of the views first .. end - 1, made on first
- * use: a view's own stored statement, or the one statement of a run.  A run
- * is known by its views' stored statements, which change whenever a view or
- * a TTL does.  Called as the views' owner.
- */
-static SPIPlanPtr
-run_merge_plan(Oid sourceid, SPITupleTable *views, uint64 first, uint64 end)
-{
-	StringInfoData key;
-	FanoutView *run;
-	SPIPlanPtr	plan;
-	uint64		i;
-
-	if (end - first == 1)
-	{
-		char	   *sql = SPI_getvalue(views->vals[first], views->tupdesc, VIEW_MERGE_SQL);
-
-		plan = find_merge_plan(sourceid, sql);
-		return plan ? plan : keep_merge_plan(sourceid, sql, sql);
-	}
-
-	initStringInfo(&key);
-	for (i = first; i < end; i++)
-		appendStringInfo(&key, "%s;\n", SPI_getvalue(views->vals[i], views->tupdesc, VIEW_MERGE_SQL));
-	plan = find_merge_plan(sourceid, key.data);
-	if (plan)
-		return plan;
-
-	run = palloc0(sizeof(FanoutView) * (end - first));
-	for (i = first; i < end; i++)
-	{
-		FanoutView *view = &run[i - first];
-
-		view->name = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_NAME);
-		view->query = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_QUERY);
-		view->targetid = view_oid(views, i, VIEW_TARGET);
-		if (SPI_getvalue(views->vals[i], views->tupdesc, VIEW_TTL_COLUMN) != NULL)
-		{
-			FanoutTtl  *ttl = palloc(sizeof(FanoutTtl));
-
-			ttl->column = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_TTL_COLUMN);
-			ttl->interval = SPI_getvalue(views->vals[i], views->tupdesc, VIEW_TTL);
-			ttl->reference = view_oid(views, i, VIEW_REFERENCE);
-			view->ttl = ttl;
-		}
-	}
-	return keep_merge_plan(sourceid, key.data, fanout_build_run_sql(run, end - first));
+	if (callbacks_registered)
+		return;
+	CacheRegisterRelcacheCallback(mark_relation_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(OPEROID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, mark_all_changed, (Datum) 0);
+	callbacks_registered = true;
 }
 
 PG_FUNCTION_INFO_V1(trace_agg_fanout);
@@ -346,12 +389,10 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Oid			sourceid;
-	SPITupleTable *views;
-	uint64		nviews;
-	uint64		first;
-	uint64		end;
-	uint64		i;
-	volatile bool has_ttl = false;
+	SourceStatements *ss;
+	ListCell   *run_cell;
+	ListCell   *plan_cell;
+	bool		has_ttl = false;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			nest;
@@ -368,16 +409,17 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 	if (tuplestore_tuple_count(trigdata->tg_newtable) == 0)
 		return PointerGetDatum(NULL);
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(mark_merges_stale, (Datum) 0);
-		callback_registered = true;
-	}
-
+	register_callbacks();
 	sourceid = RelationGetRelid(trigdata->tg_relation);
 	SPI_connect();
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table of the fan-out trigger");
+
+	/*
+	 * Everything from here to AtEOXact_GUC(false) runs at a GUC nest level
+	 * of its own, so that no setting changed by a view's functions (a
+	 * search_path, an insert token) survives into the inserting session.
+	 */
 	nest = fanout_pin_search_path();
 
 	if (insert_token[0] != '\0' && !claim_insert_token(sourceid))
@@ -385,33 +427,31 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("batch with insert token \"%s\" was already applied to \"%s\", skipping",
 						insert_token, RelationGetRelationName(trigdata->tg_relation))));
-		AtEOXact_GUC(true, nest);
+		AtEOXact_GUC(false, nest);
 		SPI_finish();
 		return PointerGetDatum(NULL);
 	}
+	has_ttl = insert_token[0] != '\0';
 
-	drop_stale_merges();
-	views = views_of_source(sourceid, &nviews);
+	drop_stale_statements();
+	ss = source_statements(sourceid);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	fanout_depth++;
 	PG_TRY();
 	{
-		for (first = 0; first < nviews; first = end)
+		forboth(run_cell, ss->runs, plan_cell, ss->plans)
 		{
-			SPIPlanPtr	plan;
-			bool		isnull;
+			FanoutRun  *run = lfirst(run_cell);
+			int			i;
 
-			end = run_end(views, nviews, first);
-			for (i = first; i < end; i++)
-				has_ttl |= DatumGetBool(SPI_getbinval(views->vals[i], views->tupdesc, VIEW_HAS_TTL, &isnull));
-			SetUserIdAndSecContext(view_oid(views, first, VIEW_OWNER), save_sec_context |
+			for (i = 0; i < run->nviews; i++)
+				has_ttl |= run->views[i].ttl != NULL;
+			SetUserIdAndSecContext(run->ownerid, save_sec_context |
 								   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-			plan = run_merge_plan(sourceid, views, first, end);
 			/* a run's statement is a WITH query whose main part counts */
-			if (SPI_execute_plan(plan, NULL, NULL, false, 0) !=
-				(end - first == 1 ? SPI_OK_INSERT : SPI_OK_SELECT))
-				elog(ERROR, "merge statement of a materialized view failed: %s",
-					 SPI_result_code_string(SPI_result));
+			if (SPI_execute_plan(lfirst(plan_cell), NULL, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "statement of materialized view \"%s\" failed: %s",
+					 run->views[0].name, SPI_result_code_string(SPI_result));
 			SetUserIdAndSecContext(save_userid, save_sec_context);
 		}
 	}
@@ -421,10 +461,10 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	AtEOXact_GUC(true, nest);
+	AtEOXact_GUC(false, nest);
 	SPI_finish();
 
-	if (has_ttl || insert_token[0] != '\0')
+	if (has_ttl)
 		ttl_worker_ensure_running();
 	return PointerGetDatum(NULL);
 }

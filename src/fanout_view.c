@@ -1,115 +1,55 @@
 /*
  * fanout_view.c
- *		Creating materialized views and rebuilding their merge statements.
+ *		Creating and dropping materialized views, and showing the statements
+ *		they run.
  *
- * A view is a row of trace_agg.materialized_view (dumped with the
- * extension's configuration) plus one statement trigger on its source that
- * runs every view of that source.  The stored query is the user's query as
- * Postgres deparses it with every name qualified, so that rebuilding the
- * merge statement later (when a TTL changes) means exactly what it meant
- * when the view was created, whatever the search_path is then.
+ * A materialized view is a Postgres view plus a row of
+ * trace_agg.materialized_view naming it, its source and its target by OID,
+ * and one statement trigger on the source that runs every view of it.  The
+ * Postgres view holds the query the way Postgres holds any view's: as an
+ * analysed rule, followed through renames of tables, columns, schemas and
+ * functions, and protected by dependencies (dropping a column or table it
+ * reads needs CASCADE, which drops the view).  It also gives the
+ * materialized view a name in a schema, an owner that DROP ROLE, REASSIGN
+ * OWNED and DROP OWNED know about, and a place in pg_dump.  Selecting from
+ * it aggregates the whole source, which for a stored source is the
+ * recomputation every merged target row must equal.
+ *
+ * The catalog is the extension's: only these functions and the drop event
+ * trigger write it, as its owner, after checking the caller's rights by
+ * Postgres' rules (see fanout_check_source_access).
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
-#include "utils/queryenvironment.h"
 #include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "fanout.h"
 
-/* The TTL of a target, or NULL; lives until SPI_finish. */
-static FanoutTtl *
-lookup_ttl(Oid targetid)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(targetid)};
-	FanoutTtl  *ttl;
-	bool		isnull;
-
-	SPI_execute_with_args("SELECT ttl_column::pg_catalog.text, ttl::pg_catalog.text, reference::pg_catalog.oid "
-						  "FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
-						  1, argtypes, args, NULL, true, 1);
-	if (SPI_processed == 0)
-		return NULL;
-
-	ttl = palloc0(sizeof(FanoutTtl));
-	ttl->column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	ttl->interval = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	ttl->reference = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 3, &isnull));
-	if (isnull)
-		ttl->reference = InvalidOid;
-	return ttl;
-}
-
 /*
- * Prepare the merge statement against the source's shape, as the trigger
- * will, so that type mismatches and missing merge functions surface now.
- */
-static void
-check_merge_sql(Oid sourceid, const char *sql, const char *viewname)
-{
-	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
-
-	enr->md.name = FANOUT_NEW_ROWS;
-	enr->md.reliddesc = sourceid;
-	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
-		elog(ERROR, "could not register transition table for materialized view \"%s\"", viewname);
-	if (SPI_prepare(sql, 0, NULL) == NULL)
-		elog(ERROR, "could not prepare merge statement of materialized view \"%s\": %s",
-			 viewname, SPI_result_code_string(SPI_result));
-	SPI_unregister_relation(FANOUT_NEW_ROWS);
-}
-
-static char *
-build_view(const char *name, Oid targetid, const char *query_text,
-		   Oid *sourceid, char **normalized)
-{
-	Query	   *query = fanout_analyze(query_text, name, sourceid);
-	char	   *sql;
-	int			nest = fanout_pin_search_path();
-
-	*normalized = pg_get_querydef(copyObject(query), false);
-	sql = fanout_build_merge_sql(query, name, targetid, lookup_ttl(targetid));
-	check_merge_sql(*sourceid, sql, name);
-	AtEOXact_GUC(true, nest);
-	return sql;
-}
-
-static void
-ensure_trigger(Oid sourceid)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
-	char	   *source = quote_qualified_identifier(get_namespace_name(get_rel_namespace(sourceid)),
-													get_rel_name(sourceid));
-
-	SPI_execute_with_args("SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
-						  "AND tgname OPERATOR(pg_catalog.=) '" FANOUT_TRIGGER_NAME "'",
-						  1, argtypes, args, NULL, true, 1);
-	if (SPI_processed > 0)
-		return;
-	if (SPI_execute(psprintf("CREATE TRIGGER " FANOUT_TRIGGER_NAME " AFTER INSERT ON %s "
-							 "REFERENCING NEW TABLE AS " FANOUT_NEW_ROWS
-							 " FOR EACH STATEMENT EXECUTE FUNCTION trace_agg.fanout()", source),
-					false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not create fan-out trigger on %s", source);
-}
-
-/*
- * Only the extension's functions write its catalog of views, which no other
- * role may change (a forged merge statement would run with its "owner's"
- * rights inside other roles' inserts); callers' rights are checked on the
- * tables and views they name before this runs.
+ * Run a statement on the extension's catalog as its owner: no other role
+ * may write it (a forged row would make another role's inserts feed a
+ * table of the forger's choosing).  Callers check rights first.
  */
 static int
 catalog_write(const char *sql, int nargs, Oid *argtypes, Datum *args)
@@ -148,15 +88,73 @@ check_not_chained(Oid sourceid, Oid targetid, const char *viewname)
 				 errhint("Read every view from the raw source instead.")));
 }
 
+/*
+ * Two views with the same source, target and query would merge every row
+ * twice (a summing target would count double): refuse the second.
+ */
 static void
-check_privilege(Oid relid, AclMode mode, const char *what, const char *viewname)
+check_not_duplicate(Oid viewid, Oid sourceid, Oid targetid, const char *viewname)
 {
-	if (pg_class_aclcheck(relid, GetUserId(), mode) != ACLCHECK_OK)
+	Oid			argtypes[3] = {OIDOID, OIDOID, OIDOID};
+	Datum		args[3] = {ObjectIdGetDatum(viewid), ObjectIdGetDatum(sourceid), ObjectIdGetDatum(targetid)};
+
+	/* pg_get_viewdef reads rules with the active snapshot: see the new one */
+	PushActiveSnapshot(GetLatestSnapshot());
+	SPI_execute_with_args("SELECT m.view::pg_catalog.text FROM trace_agg.materialized_view m "
+						  "WHERE m.source OPERATOR(pg_catalog.=) $2 AND m.target OPERATOR(pg_catalog.=) $3 "
+						  "AND pg_catalog.pg_get_viewdef(m.view) OPERATOR(pg_catalog.=) pg_catalog.pg_get_viewdef($1)",
+						  3, argtypes, args, NULL, true, 1);
+	PopActiveSnapshot();
+	if (SPI_processed > 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to create materialized view \"%s\"", viewname),
-				 errdetail("The view runs with its creator's rights, who needs %s on table \"%s\".",
-						   what, get_rel_name(relid))));
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("materialized view \"%s\" would merge the same rows as materialized view %s",
+						viewname, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("Both read the same source with the same query into the same target, so every row would be merged twice.")));
+}
+
+static void
+ensure_trigger(Oid sourceid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+
+	SPI_execute_with_args("SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
+						  "AND tgname OPERATOR(pg_catalog.=) '" FANOUT_TRIGGER_NAME "'",
+						  1, argtypes, args, NULL, true, 1);
+	if (SPI_processed > 0)
+		return;
+	if (SPI_execute(psprintf("CREATE TRIGGER " FANOUT_TRIGGER_NAME " AFTER INSERT ON %s "
+							 "REFERENCING NEW TABLE AS " FANOUT_NEW_ROWS
+							 " FOR EACH STATEMENT EXECUTE FUNCTION trace_agg.fanout()",
+							 fanout_qualified_name(sourceid)),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create fan-out trigger on table %u", sourceid);
+}
+
+/* The owner of a relation; InvalidOid if it is gone. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/* A view name as given, possibly qualified; unqualified: the target's schema. */
+static RangeVar *
+view_range_var(text *name, Oid targetid)
+{
+	RangeVar   *rv = makeRangeVarFromNameList(textToQualifiedNameList(name));
+
+	if (rv->schemaname == NULL && OidIsValid(targetid))
+		rv->schemaname = get_namespace_name(get_rel_namespace(targetid));
+	return rv;
 }
 
 PG_FUNCTION_INFO_V1(trace_agg_create_materialized_view);
@@ -166,11 +164,15 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	char	   *name;
 	Oid			targetid;
 	char	   *query_text;
+	RangeVar   *rv;
+	Query	   *query;
 	Oid			sourceid;
+	Oid			viewid;
 	char	   *normalized;
-	char	   *sql;
-	Oid			argtypes[6] = {TEXTOID, OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID};
-	Datum		args[6];
+	ObjectAddress view_address;
+	ObjectAddress target_address;
+	Oid			argtypes[3] = {OIDOID, OIDOID, OIDOID};
+	Datum		args[3];
 	int			nest;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -184,131 +186,176 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("materialized view name must not be empty")));
+	rv = view_range_var(PG_GETARG_TEXT_PP(0), targetid);
 
 	SPI_connect();
-	args[0] = CStringGetTextDatum(name);
-	SPI_execute_with_args("SELECT FROM trace_agg.materialized_view WHERE view_name OPERATOR(pg_catalog.=) $1",
-						  1, argtypes, args, NULL, true, 1);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("materialized view \"%s\" already exists", name)));
-
-	sql = build_view(name, targetid, query_text, &sourceid, &normalized);
-	check_not_chained(sourceid, targetid, name);
-	check_privilege(sourceid, ACL_SELECT, "SELECT", name);
-	check_privilege(targetid, ACL_INSERT | ACL_UPDATE, "INSERT and UPDATE", name);
-
+	fanout_check_catalog_version();
+	/* The query means what it means under the caller's search_path. */
+	query = fanout_analyze(query_text, name, &sourceid);
 	nest = fanout_pin_search_path();
+	normalized = pg_get_querydef(copyObject(query), false);
+
+	fanout_check_source_access(sourceid, GetUserId(), name, true);
+	if (pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT | ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to create materialized view \"%s\"", name),
+				 errdetail("The view runs with its owner's rights, who needs INSERT and UPDATE on table \"%s\".",
+						   get_rel_name(targetid))));
+	check_not_chained(sourceid, targetid, name);
+
+	/* CREATE on the schema and a free name, as for any view. */
+	if (OidIsValid(get_relname_relid(rv->relname, LookupCreationNamespace(rv->schemaname))))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", quote_qualified_identifier(rv->schemaname, rv->relname)),
+				 errdetail("A materialized view's name is the name of a view in its schema.")));
+	if (SPI_execute(psprintf("CREATE VIEW %s AS %s",
+							 quote_qualified_identifier(rv->schemaname, rv->relname), normalized),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create view of materialized view \"%s\"", name);
+	CommandCounterIncrement();
+	viewid = RangeVarGetRelid(rv, NoLock, false);
+	check_not_duplicate(viewid, sourceid, targetid, name);
+
+	/* Dropping the target drops the view, with CASCADE only. */
+	ObjectAddressSet(view_address, RelationRelationId, viewid);
+	ObjectAddressSet(target_address, RelationRelationId, targetid);
+	recordDependencyOn(&view_address, &target_address, DEPENDENCY_NORMAL);
+
+	args[0] = ObjectIdGetDatum(viewid);
 	args[1] = ObjectIdGetDatum(sourceid);
 	args[2] = ObjectIdGetDatum(targetid);
-	args[3] = CStringGetTextDatum(normalized);
-	args[4] = ObjectIdGetDatum(GetUserId());
-	args[5] = CStringGetTextDatum(sql);
-	/* The trigger is created with the caller's rights (it needs the source's). */
+	catalog_write("INSERT INTO trace_agg.materialized_view (view, source, target) VALUES ($1, $2, $3)",
+				  3, argtypes, args);
 	ensure_trigger(sourceid);
-	catalog_write("INSERT INTO trace_agg.materialized_view "
-				  "(view_name, source, target, query, owner, merge_sql) "
-				  "VALUES ($1, $2, $3, $4, $5, $6)",
-				  6, argtypes, args);
-	AtEOXact_GUC(true, nest);
+	CacheInvalidateRelcacheByRelid(sourceid);
+	CommandCounterIncrement();
+	fanout_check_statements(sourceid);
+
+	AtEOXact_GUC(false, nest);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
 
 /*
- * Rebuild the merge statements of every view writing into a target, after
- * its TTL changed.
+ * Forget the statements involving a table, so that they are generated
+ * again at the next insert: set_ttl and remove_ttl call it after changing a
+ * target's TTL.  Internal; it only sends an invalidation.
  */
 PG_FUNCTION_INFO_V1(trace_agg_rebuild_materialized_views);
 Datum
 trace_agg_rebuild_materialized_views(PG_FUNCTION_ARGS)
 {
-	Oid			targetid = PG_GETARG_OID(0);
-	Oid			argtypes[2] = {OIDOID, TEXTOID};
-	Datum		args[2];
-	SPITupleTable *views;
-	uint64		nviews;
-	uint64		i;
-	int			nest;
-
-	SPI_connect();
-	nest = fanout_pin_search_path();
-	args[0] = ObjectIdGetDatum(targetid);
-	SPI_execute_with_args("SELECT view_name, query FROM trace_agg.materialized_view "
-						  "WHERE target OPERATOR(pg_catalog.=) $1 ORDER BY view_name",
-						  1, argtypes, args, NULL, false, 0);
-	views = SPI_tuptable;
-	nviews = SPI_processed;
-	for (i = 0; i < nviews; i++)
-	{
-		char	   *name = SPI_getvalue(views->vals[i], views->tupdesc, 1);
-		char	   *query_text = SPI_getvalue(views->vals[i], views->tupdesc, 2);
-		Oid			sourceid;
-		char	   *normalized;
-		char	   *sql = build_view(name, targetid, query_text, &sourceid, &normalized);
-
-		argtypes[0] = TEXTOID;
-		args[0] = CStringGetTextDatum(name);
-		args[1] = CStringGetTextDatum(sql);
-		catalog_write("UPDATE trace_agg.materialized_view SET merge_sql = $2 "
-					  "WHERE view_name OPERATOR(pg_catalog.=) $1",
-					  2, argtypes, args);
-	}
-	AtEOXact_GUC(true, nest);
-	SPI_finish();
+	CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
 	PG_RETURN_VOID();
 }
 
+/*
+ * Drop a materialized view: its owner may, and so may the owner of its
+ * source, as DROP TABLE ... CASCADE would drop it too: a view someone else
+ * put on your table must never keep you from inserting into it.  The
+ * Postgres view is dropped as its owner; the drop event trigger
+ * (trace_agg.guard_drop) forgets the definition and, with the source's
+ * last view, its trigger, whichever way the view goes.
+ */
 PG_FUNCTION_INFO_V1(trace_agg_drop_materialized_view);
 Datum
 trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		if_exists = PG_GETARG_BOOL(1);
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(name)};
-	Oid			sourceid;
+	RangeVar   *rv = view_range_var(PG_GETARG_TEXT_PP(0), InvalidOid);
+	Oid			viewid = RangeVarGetRelid(rv, NoLock, true);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(viewid)};
 	Oid			owner;
+	Oid			sourceid;
 	bool		isnull;
+	Oid			save_userid;
+	int			save_sec_context;
 	int			nest;
 
 	SPI_connect();
+	fanout_check_catalog_version();
 	nest = fanout_pin_search_path();
-	catalog_write("SELECT source::pg_catalog.oid, owner::pg_catalog.oid FROM trace_agg.materialized_view "
-				  "WHERE view_name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-				  1, argtypes, args);
+	SPI_execute_with_args("SELECT source::pg_catalog.oid FROM trace_agg.materialized_view "
+						  "WHERE view OPERATOR(pg_catalog.=) $1",
+						  1, argtypes, args, NULL, true, 1);
 	if (SPI_processed == 0)
 	{
+		if (OidIsValid(viewid))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a materialized view of trace_agg", name)));
 		ereport(if_exists ? NOTICE : ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("materialized view \"%s\" does not exist%s", name,
 						if_exists ? ", skipping" : "")));
-		AtEOXact_GUC(true, nest);
+		AtEOXact_GUC(false, nest);
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
 	sourceid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (!has_privs_of_role(GetUserId(), owner))
+	owner = relation_owner(viewid);
+	if (!has_privs_of_role(GetUserId(), owner) &&
+		!has_privs_of_role(GetUserId(), relation_owner(sourceid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of materialized view \"%s\"", name)));
+				 errmsg("must be owner of materialized view \"%s\" or of its source", name)));
 
-	catalog_write("DELETE FROM trace_agg.materialized_view WHERE view_name OPERATOR(pg_catalog.=) $1",
-				  1, argtypes, args);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_execute(psprintf("DROP VIEW %s", fanout_qualified_name(viewid)), false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 
-	/* The trigger goes with the source's last view; it is ours to drop. */
-	argtypes[0] = OIDOID;
-	args[0] = ObjectIdGetDatum(sourceid);
-	SPI_execute_with_args("SELECT FROM trace_agg.materialized_view WHERE source OPERATOR(pg_catalog.=) $1",
-						  1, argtypes, args, NULL, false, 1);
-	if (SPI_processed == 0)
-		catalog_write(psprintf("DROP TRIGGER " FANOUT_TRIGGER_NAME " ON %s",
-							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(sourceid)),
-														  get_rel_name(sourceid))),
-					  0, NULL, NULL);
-	AtEOXact_GUC(true, nest);
+	AtEOXact_GUC(false, nest);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * The statements a source's views run, in the order they run: what an
+ * INSERT into the source executes, over the transition table
+ * trace_agg_new_rows, as each run's owner.  To read it, EXPLAIN it, or
+ * check what a change of a view or a TTL does.
+ */
+PG_FUNCTION_INFO_V1(trace_agg_materialized_view_statements);
+Datum
+trace_agg_materialized_view_statements(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			sourceid = PG_GETARG_OID(0);
+	MemoryContext callcxt = CurrentMemoryContext;
+	List	   *relids;
+	List	   *runs;
+	ListCell   *lc;
+	int			nest;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	nest = fanout_pin_search_path();
+	runs = fanout_source_runs(sourceid, &relids);
+	foreach(lc, runs)
+	{
+		FanoutRun  *run = lfirst(lc);
+		Datum	   *views = palloc(sizeof(Datum) * run->nviews);
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		MemoryContext oldcxt;
+		int			i;
+
+		for (i = 0; i < run->nviews; i++)
+			views[i] = ObjectIdGetDatum(run->views[i].viewid);
+		oldcxt = MemoryContextSwitchTo(callcxt);
+		values[0] = PointerGetDatum(construct_array(views, run->nviews, REGCLASSOID,
+													sizeof(Oid), true, TYPALIGN_INT));
+		values[1] = ObjectIdGetDatum(run->ownerid);
+		values[2] = CStringGetTextDatum(run->sql);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	AtEOXact_GUC(false, nest);
+	SPI_finish();
+	return (Datum) 0;
 }

@@ -1,16 +1,15 @@
 
 -- Materialized views: the fan-out engine (src/fanout_*.c).
 
+-- A materialized view is a Postgres view (its query, name, schema and
+-- owner) plus this row naming it, its source and its target by OID.
 CREATE TABLE trace_agg.materialized_view (
-    view_name text PRIMARY KEY,
-    source    regclass NOT NULL,
-    target    regclass NOT NULL,
-    query     text NOT NULL,
-    owner     regrole NOT NULL,
-    merge_sql text NOT NULL
+    view   regclass PRIMARY KEY,
+    source regclass NOT NULL,
+    target regclass NOT NULL
 );
 COMMENT ON TABLE trace_agg.materialized_view IS
-    'materialized views: each INSERT into source is aggregated by query and merged into target by merge_sql';
+    'materialized views: every INSERT into source is aggregated by the query of view and merged into target';
 -- Definitions are user data: pg_dump keeps them.
 SELECT pg_catalog.pg_extension_config_dump('trace_agg.materialized_view', '');
 
@@ -48,69 +47,109 @@ CREATE TABLE trace_agg.insert_token (
 );
 REVOKE ALL ON trace_agg.insert_token FROM PUBLIC;
 
+-- The statement trigger of every source.  Executable by PUBLIC, as trigger
+-- functions are: it only runs the views defined on the table it fires for,
+-- and only their owners could define them.
 CREATE FUNCTION trace_agg.fanout() RETURNS trigger
     AS 'MODULE_PATHNAME', 'trace_agg_fanout' LANGUAGE C;
+COMMENT ON FUNCTION trace_agg.fanout() IS
+    'statement trigger of a materialized view source: merges the inserted rows into every target';
 
 CREATE FUNCTION trace_agg.create_materialized_view(name text, target regclass, query text)
     RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_create_materialized_view' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text) IS
-    'create a materialized view: every INSERT into the query''s source is aggregated by the query and merged into target';
+    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target';
 
+-- Internal: set_ttl and remove_ttl call it to have the statements that
+-- involve a target generated again.
 CREATE FUNCTION trace_agg.rebuild_materialized_views(target regclass)
     RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_rebuild_materialized_views' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION trace_agg.rebuild_materialized_views(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.rebuild_materialized_views(regclass) IS
+    'internal: regenerate the statements of the materialized views involving target at their next use';
 
 CREATE FUNCTION trace_agg.drop_materialized_view(name text, if_exists boolean DEFAULT false)
     RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_drop_materialized_view' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION trace_agg.drop_materialized_view(text, boolean) IS
-    'drop a materialized view; its source and target tables stay';
+    'drop a materialized view (its owner or its source''s owner may); its source and target tables stay';
+
+CREATE FUNCTION trace_agg.materialized_view_statements(source regclass,
+                                                       OUT views regclass[], OUT owner regrole,
+                                                       OUT statement text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'trace_agg_materialized_view_statements' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION trace_agg.materialized_view_statements(regclass) IS
+    'the statements an INSERT into source runs, in order, each as its views'' owner, over the transition table trace_agg_new_rows';
 
 CREATE VIEW trace_agg.materialized_views AS
-    SELECT m.view_name, m.source, m.target, m.owner, m.query,
+    SELECT m.view, n.nspname AS schema, c.relname AS view_name, m.source, m.target,
+           c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(m.view) AS query,
            t.ttl_column, t.ttl, t.reference AS ttl_reference
     FROM trace_agg.materialized_view m
-    LEFT JOIN trace_agg.ttl t ON t.target = m.target;
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view
+    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+    LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) m.target;
 GRANT SELECT ON trace_agg.materialized_views TO PUBLIC;
 COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries and the TTL of their targets';
 
--- A source or target with views attached cannot be dropped, not even with
--- CASCADE: drop the views first.  An event trigger sees every way of
--- dropping a table (DROP TABLE, DROP SCHEMA ... CASCADE, DROP OWNED).
--- SECURITY DEFINER: after a drop, the TTL rows of the dropped tables must go
--- although the dropped table's owner can no longer be looked up by the
--- row-level policy; it deletes only rows of tables that were just dropped.
+-- Every way a materialized view, its source or its target goes (DROP VIEW,
+-- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
+-- A dropped view's definition is forgotten, and with a source's last view
+-- its trigger; a target cannot go while a view still writes it (a drop that
+-- takes the view too, by CASCADE, may), nor a TTL's reference.
+-- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
+-- table's owner can no longer be looked up by the TTL's row-level policy;
+-- it changes only rows of objects this very command dropped.
 CREATE FUNCTION trace_agg.guard_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     d record;
+    src regclass;
+    dropped oid[] := ARRAY(SELECT o.objid FROM pg_event_trigger_dropped_objects() o
+                           WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
 BEGIN
     FOR d IN
-        SELECT o.object_identity, m.view_name
-        FROM pg_event_trigger_dropped_objects() o
-        JOIN trace_agg.materialized_view m ON o.objid IN (m.source, m.target)
-        WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0
+        SELECT m.target::oid AS table_oid, m.view::oid AS view, 'target' AS role
+        FROM trace_agg.materialized_view m
+        WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
         UNION ALL
-        SELECT o.object_identity, NULL
-        FROM pg_event_trigger_dropped_objects() o
-        JOIN trace_agg.ttl t ON o.objid = t.reference
-        WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0
+        SELECT t.reference::oid, NULL, 'reference'
+        FROM trace_agg.ttl t
+        WHERE t.reference = ANY (dropped) AND NOT t.target = ANY (dropped)
         LIMIT 1
     LOOP
-        RAISE EXCEPTION 'cannot drop table % because trace_agg uses it', d.object_identity
+        RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
+                        (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
+                         WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = coalesce(format('Materialized view "%s" reads or writes it.', d.view_name),
-                                    'It is the reference of a TTL.'),
-                  HINT = 'Drop the materialized view with trace_agg.drop_materialized_view() first.';
+                  DETAIL = CASE d.role WHEN 'target' THEN format('Materialized view %s writes it.', d.view::regclass)
+                                       ELSE 'It is the reference of a TTL.' END,
+                  HINT = CASE d.role WHEN 'target' THEN 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.'
+                                     ELSE 'Remove the TTL with trace_agg.remove_ttl() first.' END;
     END LOOP;
-    DELETE FROM trace_agg.ttl t
-    WHERE t.target IN (SELECT o.objid FROM pg_event_trigger_dropped_objects() o
-                       WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
+
+    FOR src IN
+        DELETE FROM trace_agg.materialized_view m WHERE m.view = ANY (dropped) RETURNING m.source
+    LOOP
+        IF NOT src = ANY (dropped)
+           AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
+           AND EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = 'trace_agg_fanout') THEN
+            EXECUTE format('DROP TRIGGER trace_agg_fanout ON %s', src);
+        END IF;
+    END LOOP;
+    DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
 END
 $$;
+REVOKE ALL ON FUNCTION trace_agg.guard_drop() FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.guard_drop() IS
+    'event trigger: forgets dropped materialized views and refuses to drop a table a view writes or a TTL refers to';
 
 CREATE EVENT TRIGGER trace_agg_guard_drop ON sql_drop
     EXECUTE FUNCTION trace_agg.guard_drop();
+COMMENT ON EVENT TRIGGER trace_agg_guard_drop IS
+    'forgets dropped materialized views and protects the tables they write';

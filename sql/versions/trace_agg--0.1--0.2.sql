@@ -3,3 +3,150 @@
 -- objects (test/scripts/upgrade.sh compares the two).
 
 \echo Use "ALTER EXTENSION trace_agg UPDATE TO '0.2'" to load this file. \quit
+
+-- Fan-out catalog: definitions bound to OIDs.  A materialized view becomes
+-- a Postgres view (query, name in the target's schema, owner) plus a row
+-- naming it, its source and its target; no generated SQL is stored.
+DROP VIEW trace_agg.materialized_views;
+ALTER TABLE trace_agg.materialized_view RENAME TO materialized_view_0_1;
+ALTER TABLE trace_agg.materialized_view_0_1 RENAME CONSTRAINT materialized_view_pkey TO materialized_view_0_1_pkey;
+
+CREATE TABLE trace_agg.materialized_view (
+    view   regclass PRIMARY KEY,
+    source regclass NOT NULL,
+    target regclass NOT NULL
+);
+COMMENT ON TABLE trace_agg.materialized_view IS
+    'materialized views: every INSERT into source is aggregated by the query of view and merged into target';
+SELECT pg_catalog.pg_extension_config_dump('trace_agg.materialized_view', '');
+REVOKE ALL ON trace_agg.materialized_view FROM PUBLIC;
+GRANT SELECT ON trace_agg.materialized_view TO PUBLIC;
+
+-- Each 0.1 view's stored query (qualified, as 0.1 normalized it) becomes a
+-- Postgres view owned by the view's owner.  A view whose owner was dropped
+-- could not run any more (every insert into its source failed): it is
+-- dropped, with a warning.
+DO $$
+DECLARE
+    v record;
+    view_oid oid;
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    FOR v IN SELECT m.view_name, m.source, m.target, m.query, m.owner::oid AS owner,
+                    n.nspname AS schema
+             FROM trace_agg.materialized_view_0_1 m
+             JOIN pg_class c ON c.oid = m.target
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             ORDER BY m.view_name
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = v.owner) THEN
+            RAISE WARNING 'materialized view "%" is dropped: its owner (OID %) no longer exists', v.view_name, v.owner;
+            CONTINUE;
+        END IF;
+        EXECUTE format('CREATE VIEW %I.%I AS %s', v.schema, v.view_name, v.query);
+        view_oid := format('%I.%I', v.schema, v.view_name)::regclass;
+        EXECUTE format('ALTER EXTENSION trace_agg DROP VIEW %s', view_oid::regclass);
+        EXECUTE format('ALTER VIEW %s OWNER TO %I', view_oid::regclass, (SELECT rolname FROM pg_roles WHERE oid = v.owner));
+        -- Dropping the target needs CASCADE, as for views created by 0.2.
+        INSERT INTO pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype)
+        VALUES ('pg_class'::regclass, view_oid, 0, 'pg_class'::regclass, v.target, 0, 'n');
+        INSERT INTO trace_agg.materialized_view (view, source, target) VALUES (view_oid, v.source, v.target);
+    END LOOP;
+    FOR v IN SELECT DISTINCT m.source FROM trace_agg.materialized_view_0_1 m
+             WHERE NOT EXISTS (SELECT FROM trace_agg.materialized_view n WHERE n.source = m.source)
+    LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS trace_agg_fanout ON %s', v.source);
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION trace_agg.fanout() IS
+    'statement trigger of a materialized view source: merges the inserted rows into every target';
+COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text) IS
+    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target';
+REVOKE ALL ON FUNCTION trace_agg.rebuild_materialized_views(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.rebuild_materialized_views(regclass) IS
+    'internal: regenerate the statements of the materialized views involving target at their next use';
+COMMENT ON FUNCTION trace_agg.drop_materialized_view(text, boolean) IS
+    'drop a materialized view (its owner or its source''s owner may); its source and target tables stay';
+
+CREATE FUNCTION trace_agg.materialized_view_statements(source regclass,
+                                                       OUT views regclass[], OUT owner regrole,
+                                                       OUT statement text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'trace_agg_materialized_view_statements' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION trace_agg.materialized_view_statements(regclass) IS
+    'the statements an INSERT into source runs, in order, each as its views'' owner, over the transition table trace_agg_new_rows';
+
+CREATE VIEW trace_agg.materialized_views AS
+    SELECT m.view, n.nspname AS schema, c.relname AS view_name, m.source, m.target,
+           c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(m.view) AS query,
+           t.ttl_column, t.ttl, t.reference AS ttl_reference
+    FROM trace_agg.materialized_view m
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view
+    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+    LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) m.target;
+GRANT SELECT ON trace_agg.materialized_views TO PUBLIC;
+COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries and the TTL of their targets';
+
+-- Every way a materialized view, its source or its target goes (DROP VIEW,
+-- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
+-- A dropped view's definition is forgotten, and with a source's last view
+-- its trigger; a target cannot go while a view still writes it (a drop that
+-- takes the view too, by CASCADE, may), nor a TTL's reference.
+-- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
+-- table's owner can no longer be looked up by the TTL's row-level policy;
+-- it changes only rows of objects this very command dropped.
+CREATE OR REPLACE FUNCTION trace_agg.guard_drop() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+    src regclass;
+    dropped oid[] := ARRAY(SELECT o.objid FROM pg_event_trigger_dropped_objects() o
+                           WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
+BEGIN
+    FOR d IN
+        SELECT m.target::oid AS table_oid, m.view::oid AS view, 'target' AS role
+        FROM trace_agg.materialized_view m
+        WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
+        UNION ALL
+        SELECT t.reference::oid, NULL, 'reference'
+        FROM trace_agg.ttl t
+        WHERE t.reference = ANY (dropped) AND NOT t.target = ANY (dropped)
+        LIMIT 1
+    LOOP
+        RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
+                        (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
+                         WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = CASE d.role WHEN 'target' THEN format('Materialized view %s writes it.', d.view::regclass)
+                                       ELSE 'It is the reference of a TTL.' END,
+                  HINT = CASE d.role WHEN 'target' THEN 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.'
+                                     ELSE 'Remove the TTL with trace_agg.remove_ttl() first.' END;
+    END LOOP;
+
+    FOR src IN
+        DELETE FROM trace_agg.materialized_view m WHERE m.view = ANY (dropped) RETURNING m.source
+    LOOP
+        IF NOT src = ANY (dropped)
+           AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
+           AND EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = 'trace_agg_fanout') THEN
+            EXECUTE format('DROP TRIGGER trace_agg_fanout ON %s', src);
+        END IF;
+    END LOOP;
+    DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
+END
+$$;
+REVOKE ALL ON FUNCTION trace_agg.guard_drop() FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.guard_drop() IS
+    'event trigger: forgets dropped materialized views and refuses to drop a table a view writes or a TTL refers to';
+
+COMMENT ON EVENT TRIGGER trace_agg_guard_drop IS
+    'forgets dropped materialized views and protects the tables they write';
+
+-- Dropped last: the new guard_drop sees this drop.  Leaving the extension
+-- first takes the table out of the extension's configuration list too.
+ALTER EXTENSION trace_agg DROP TABLE trace_agg.materialized_view_0_1;
+DROP TABLE trace_agg.materialized_view_0_1;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# extension_update: a database that ran the released 0.1 (frozen script in
-# sql/versions/), with a populated traces setup and a view of its own, is
-# updated with ALTER EXTENSION trace_agg UPDATE.  Afterwards:
+# extension_update: a database that ran the released 0.1 (its library built
+# from the release commit, its frozen script in sql/versions/), with a
+# populated traces setup and a view of its own, gets the current library
+# (the package upgrade) and is updated with ALTER EXTENSION trace_agg
+# UPDATE.  Afterwards:
 #   - the traces and states written by 0.1 read the same;
 #   - ingestion goes on, ending with exactly what a database that ran the
 #     new version from the start holds after the same events;
@@ -9,7 +11,44 @@
 #     a fresh install of the new version, and so does pg_dump of the rest.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-psql() { "$TA_BINDIR/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
+. "$here/../lib.sh"
+# old_db lives on the cluster that ran 0.1, new_db on test/run's instance.
+on_cluster_of() {
+	case " $* " in
+	*" old_db "* | *"=old_db "*) PGHOST=$old_host PGPORT=$old_port "$@" ;;
+	*) PGHOST=$new_host PGPORT=$new_port "$@" ;;
+	esac
+}
+psql() { on_cluster_of "$new_bindir/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
+
+# The commit that released 0.1.  Its library only ever built on PostgreSQL
+# 15, so there is no 0.1 database to update on other majors.
+release=214efd21b633a37f9d6ce9a8ee76088cc8ec4056
+major=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+if [ "$major" != 15 ]; then
+	echo "0.1 was released for PostgreSQL 15 only; nothing to update on $major"
+	exit 0
+fi
+git -C "$TA_ROOT" cat-file -e "$release^{commit}" ||
+	{ echo "the release commit of 0.1 is not in this clone's history"; exit 1; }
+
+# A private copy of the server with the 0.1 library in it.
+old=$TA_DIR/v0.1
+mkdir -p "$old/src" "$old/cluster"
+git -C "$TA_ROOT" archive "$release" | tar -x -C "$old/src"
+make -C "$old/src" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+lib=$("$PG_CONFIG" --pkglibdir)
+share=$("$PG_CONFIG" --sharedir)
+bindir=$("$PG_CONFIG" --bindir)
+mkdir -p "$old/sandbox$(dirname "$bindir")" "$old/sandbox$share"
+cp -a "$(dirname "$bindir")/." "$old/sandbox$(dirname "$bindir")/"
+cp -a "$share/." "$old/sandbox$share/"
+make -C "$old/src" -s PG_CONFIG="$PG_CONFIG" DESTDIR="$old/sandbox" install >/dev/null
+chmod -R a+rX "$old"
+[ "$(id -u)" = 0 ] && chown -R postgres: "$old/cluster"
+new_bindir=$TA_BINDIR
+new_host=$PGHOST new_port=$PGPORT
+old_host='' old_port=''
 now=$(date +%s)
 perl "$here/../gen_events.pl" --events 4000 --seed 21 --max-payload 65536 --now "$now" >"$TA_DIR/first.sql"
 perl "$here/../gen_events.pl" --events 2000 --seed 22 --max-payload 65536 --now "$now" >"$TA_DIR/second.sql"
@@ -103,14 +142,33 @@ ORDER BY 1;
 SQL
 }
 
-psql -c "CREATE DATABASE old_db" -c "CREATE DATABASE new_db"
-psql -d old_db -c "CREATE EXTENSION trace_agg VERSION '0.1'"
+# The database that runs the current version from the start.
+psql -c "CREATE DATABASE new_db"
 psql -d new_db -c "CREATE EXTENSION trace_agg"
-setup old_db
 setup new_db
-psql -d old_db -f "$TA_DIR/first.sql"
 psql -d new_db -f "$TA_DIR/first.sql"
+
+# The 0.1 database, on a cluster of the 0.1 server copy.
+TA_BINDIR=$old/sandbox$bindir ta_start_instance "$old/cluster" >/dev/null
+old_host=$PGHOST old_port=$PGPORT
+psql -d postgres -c "CREATE DATABASE old_db"
+psql -d old_db -c "CREATE EXTENSION trace_agg"
+[ "$(psql -d old_db -At -c "SELECT extversion FROM pg_extension WHERE extname = 'trace_agg'")" = 0.1 ]
+setup old_db
+psql -d old_db -f "$TA_DIR/first.sql"
 before=$(fingerprint old_db)
+
+# The package upgrade: the same cluster now runs the current library.
+ta_as_pg "$old/sandbox$bindir/pg_ctl" -D "$old/cluster/data" -m fast -w stop >/dev/null
+ta_as_pg "$new_bindir/pg_ctl" -D "$old/cluster/data" -l "$old/cluster/server.log" -w start >/dev/null
+trap 'ta_as_pg "$new_bindir/pg_ctl" -D "$old/cluster/data" -m immediate -w stop >/dev/null 2>&1' EXIT
+
+# Until the update, inserts are refused with a clear message, not lost.
+if psql -d old_db -c "INSERT INTO events VALUES ('early', 'x', now(), 1)" 2>"$TA_DIR/early.err"; then
+	echo "an insert before the update was accepted"; exit 1
+fi
+cat "$TA_DIR/early.err"
+grep -q 'ALTER EXTENSION trace_agg UPDATE' "$TA_DIR/early.err"
 
 psql -d old_db -c "ALTER EXTENSION trace_agg UPDATE"
 version=$(psql -d old_db -At -c "SELECT extversion FROM pg_extension WHERE extname = 'trace_agg'")
@@ -139,7 +197,7 @@ diff -u "$TA_DIR/catalog_fresh" "$TA_DIR/catalog_updated"
 # pg_dump of everything else (the setup's tables, views, triggers, and the
 # extension's configuration rows) is the same too.
 for db in old_db new_db; do
-	"$TA_BINDIR/pg_dump" --schema-only "$db" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' >"$TA_DIR/dump_$db.sql"
+	on_cluster_of "$new_bindir/pg_dump" --schema-only "$db" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' >"$TA_DIR/dump_$db.sql"
 done
 diff -u "$TA_DIR/dump_new_db.sql" "$TA_DIR/dump_old_db.sql"
 echo "catalogs equal"

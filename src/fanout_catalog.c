@@ -1,0 +1,278 @@
+/*
+ * fanout_catalog.c
+ *		The definitions of a source's materialized views, read by OID and
+ *		turned into the statements that run.
+ *
+ * The catalog holds definitions only: trace_agg.materialized_view names a
+ * Postgres view (which keeps the query as Postgres keeps any view: as an
+ * analysed rule, so renames of tables, columns, schemas and functions
+ * follow it), the source and the target, all by OID, and trace_agg.ttl the
+ * targets' retention.  This file is the one place that turns them into SQL:
+ * the views' queries are deparsed as they read today, grouped into runs, and
+ * each run becomes one statement.  The fan-out trigger caches the result per
+ * backend and asks again after any change to a relation involved, so no
+ * generated text is ever stored and nothing resolves a name captured
+ * earlier.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "fanout.h"
+
+/* Columns of the definitions query. */
+#define DEF_VIEW		1
+#define DEF_TARGET		2
+#define DEF_OWNER		3
+#define DEF_NAME		4
+#define DEF_TTL_COLUMN	5
+#define DEF_TTL			6
+#define DEF_REFERENCE	7
+
+static SPIPlanPtr definitions_plan = NULL;
+static bool catalog_version_checked = false;
+
+/*
+ * The library reads the catalog the way its own version's script made it.
+ * After a package upgrade and before ALTER EXTENSION trace_agg UPDATE, the
+ * catalog is older: refuse with a message saying what to do (the statement
+ * rolls back, so nothing is lost), rather than fail on a missing column.
+ * Once a backend has seen the right version it does not ask again (there is
+ * no downgrade).  Must run inside SPI.
+ */
+void
+fanout_check_catalog_version(void)
+{
+	char	   *installed;
+
+	if (catalog_version_checked)
+		return;
+	SPI_execute("SELECT extversion FROM pg_catalog.pg_extension "
+				"WHERE extname OPERATOR(pg_catalog.=) 'trace_agg'", true, 1);
+	installed = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+	if (installed == NULL || strcmp(installed, TRACE_AGG_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("trace_agg's library is version %s but its SQL objects in this database are version %s",
+						TRACE_AGG_VERSION, installed ? installed : "(none)"),
+				 errhint("Run ALTER EXTENSION trace_agg UPDATE in this database.")));
+	catalog_version_checked = true;
+}
+
+/*
+ * Whether ROLEID may have a view read SOURCEID's rows, with Postgres' own
+ * rules: CREATE TRIGGER needs the TRIGGER privilege (checked at creation,
+ * as Postgres does), reading the rows needs SELECT, and, since a transition
+ * table shows every row, a source under row-level security may only be
+ * read by a role that bypasses it: its owner (unless it forces RLS on
+ * itself) or a role with BYPASSRLS.  At run time a failure is an error
+ * naming the view, so that the source's owner knows which view to drop.
+ */
+void
+fanout_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool creating)
+{
+	HeapTuple	tuple;
+	Form_pg_class rel;
+	bool		rls_bypassed;
+	const char *missing = NULL;
+
+	if (creating && pg_class_aclcheck(sourceid, roleid, ACL_TRIGGER) != ACLCHECK_OK)
+		missing = "TRIGGER";
+	else if (pg_class_aclcheck(sourceid, roleid, ACL_SELECT) != ACLCHECK_OK)
+		missing = "SELECT";
+	if (missing)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for materialized view \"%s\" to read table \"%s\"",
+						viewname, get_rel_name(sourceid)),
+				 errdetail("A materialized view's owner needs the %s privilege on its source, as for CREATE TRIGGER with a transition table.",
+						   missing),
+				 creating ? 0 : errhint("The owner of the source can drop the view with trace_agg.drop_materialized_view().")));
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(sourceid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", sourceid);
+	rel = (Form_pg_class) GETSTRUCT(tuple);
+	rls_bypassed = !rel->relrowsecurity ||
+		superuser_arg(roleid) ||
+		has_bypassrls_privilege(roleid) ||
+		(!rel->relforcerowsecurity && has_privs_of_role(roleid, rel->relowner));
+	ReleaseSysCache(tuple);
+	if (!rls_bypassed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("materialized view \"%s\" cannot read table \"%s\": row-level security is enabled on it",
+						viewname, get_rel_name(sourceid)),
+				 errdetail("A view receives every inserted row, including rows the policies hide; only the table's owner or a role with BYPASSRLS may own one."),
+				 creating ? 0 : errhint("The owner of the source can drop the view with trace_agg.drop_materialized_view().")));
+}
+
+/*
+ * The definitions of the views of SOURCEID, in the order they run: views of
+ * targets without a TTL first (a TTL target's ghost-row check must see its
+ * reference merged), then by schema and name.  Read with the active
+ * snapshot, which fanout_source_runs makes a fresh one, and as the
+ * catalog's owner, as row-level security on trace_agg.ttl
+ * would hide other owners' TTLs.  Must run inside SPI with search_path
+ * pinned.
+ */
+static List *
+read_definitions(Oid sourceid)
+{
+	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+	Oid			save_userid;
+	int			save_sec_context;
+	List	   *views = NIL;
+	uint64		i;
+
+	if (definitions_plan == NULL)
+	{
+		Oid			argtypes[1] = {OIDOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT m.view::pg_catalog.oid, m.target::pg_catalog.oid, c.relowner, "
+						   "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+						   "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), "
+						   "t.ttl_column::pg_catalog.text, t.ttl::pg_catalog.text, t.reference::pg_catalog.oid "
+						   "FROM trace_agg.materialized_view m "
+						   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view "
+						   "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+						   "LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) m.target "
+						   "WHERE m.source OPERATOR(pg_catalog.=) $1 "
+						   "ORDER BY t.target IS NOT NULL, n.nspname, c.relname",
+						   1, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare materialized view lookup: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		definitions_plan = plan;
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_execute_plan(definitions_plan, args, NULL, true, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		FanoutView *view = palloc0(sizeof(FanoutView));
+		bool		isnull;
+
+		view->viewid = DatumGetObjectId(SPI_getbinval(row, desc, DEF_VIEW, &isnull));
+		view->sourceid = sourceid;
+		view->targetid = DatumGetObjectId(SPI_getbinval(row, desc, DEF_TARGET, &isnull));
+		view->ownerid = DatumGetObjectId(SPI_getbinval(row, desc, DEF_OWNER, &isnull));
+		view->name = SPI_getvalue(row, desc, DEF_NAME);
+		if (SPI_getvalue(row, desc, DEF_TTL_COLUMN) != NULL)
+		{
+			FanoutTtl  *ttl = palloc(sizeof(FanoutTtl));
+
+			ttl->column = SPI_getvalue(row, desc, DEF_TTL_COLUMN);
+			ttl->interval = SPI_getvalue(row, desc, DEF_TTL);
+			ttl->reference = DatumGetObjectId(SPI_getbinval(row, desc, DEF_REFERENCE, &isnull));
+			if (isnull)
+				ttl->reference = InvalidOid;
+			view->ttl = ttl;
+		}
+		views = lappend(views, view);
+	}
+	return views;
+}
+
+/*
+ * Whether VIEW may join the run RUN[0 .. n-1]: same query and owner, a
+ * target not yet in the run, and no TTL asking about the target of a view
+ * of the run that has a TTL of its own.  A run is merged by one statement
+ * whose parts do not see each other's changes (fanout_build_run_sql): such
+ * a view may leave a key as stored, which the statement could not tell.
+ */
+static bool
+joins_run(const FanoutView *run, int n, const FanoutView *view)
+{
+	int			i;
+
+	if (view->ownerid != run[0].ownerid || strcmp(view->query, run[0].query) != 0)
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		if (run[i].targetid == view->targetid)
+			return false;
+		if (view->ttl && run[i].ttl && run[i].targetid == view->ttl->reference)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The runs of SOURCEID's views with their statements, in the order they
+ * run; *RELIDS gets every relation they involve (views, targets, TTL
+ * references), whose changes make the statements stale.  Every view's
+ * owner is checked to still be allowed to read the source.  Must run
+ * inside SPI with search_path pinned to pg_catalog, so that the deparsed
+ * queries and the statements qualify every name.
+ */
+List *
+fanout_source_runs(Oid sourceid, List **relids)
+{
+	List	   *views;
+	List	   *runs = NIL;
+	FanoutView *all;
+	ListCell   *lc;
+	int			n = 0;
+	int			first;
+
+	/*
+	 * Definitions and view queries are read as committed now, not as the
+	 * inserting statement's snapshot saw them: a view dropped or created by
+	 * a transaction that committed since is seen at once, and its rule and
+	 * catalog row are always seen together.
+	 */
+	fanout_check_catalog_version();
+	PushActiveSnapshot(GetLatestSnapshot());
+	views = read_definitions(sourceid);
+	all = palloc0(sizeof(FanoutView) * Max(list_length(views), 1));
+	*relids = list_make1_oid(sourceid);
+	foreach(lc, views)
+	{
+		FanoutView *view = lfirst(lc);
+
+		fanout_check_source_access(sourceid, view->ownerid, view->name, false);
+		view->query = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_get_viewdef,
+																		  ObjectIdGetDatum(view->viewid))));
+		all[n++] = *view;
+		*relids = lappend_oid(*relids, view->viewid);
+		*relids = list_append_unique_oid(*relids, view->targetid);
+		if (view->ttl && OidIsValid(view->ttl->reference))
+			*relids = list_append_unique_oid(*relids, view->ttl->reference);
+	}
+	PopActiveSnapshot();
+
+	for (first = 0; first < n;)
+	{
+		FanoutRun  *run = palloc0(sizeof(FanoutRun));
+		int			end = first + 1;
+
+		while (end < n && joins_run(&all[first], end - first, &all[end]))
+			end++;
+		run->ownerid = all[first].ownerid;
+		run->nviews = end - first;
+		run->views = &all[first];
+		run->sql = fanout_build_run_sql(run->views, run->nviews);
+		runs = lappend(runs, run);
+		first = end;
+	}
+	return runs;
+}
