@@ -172,8 +172,8 @@ FROM argmax_test.rb;
 
 -- Damaged stored states are reported, never trusted.  A raw view of the
 -- state types (same storage, bytea's I/O) forges them; offsets are after
--- the varlena header: rawlen 0-3, key 4-11, vtype 12, kind 13, flags 14,
--- then the payload.
+-- the varlena header: rawlen 0-3, key 4-11, vtype 12, kind 13, flags 14
+-- (0x80: versioned), layout version 15, then the payload.
 CREATE TYPE argmax_test.raw;
 CREATE FUNCTION argmax_test.raw_in(cstring) RETURNS argmax_test.raw
     AS 'byteain' LANGUAGE internal IMMUTABLE STRICT;
@@ -200,7 +200,7 @@ SELECT argmax_test.forge(substr(argmax_test.bytes(small), 1, 10)) FROM argmax_te
 -- unknown value type, key kind, flags
 SELECT trace_agg.finalize(argmax_test.forge(set_byte(argmax_test.bytes(small), 12, 7))) FROM argmax_test.good;
 SELECT trace_agg.argmax_key(argmax_test.forge(set_byte(argmax_test.bytes(small), 13, 9))) FROM argmax_test.good;
-SELECT argmax_test.forge(set_byte(argmax_test.bytes(small), 14, 129))::text FROM argmax_test.good;
+SELECT argmax_test.forge(set_byte(argmax_test.bytes(small), 14, 133))::text FROM argmax_test.good;
 -- raw length that does not match the payload
 SELECT trace_agg.finalize(argmax_test.forge(set_byte(argmax_test.bytes(small), 0, 3))) FROM argmax_test.good;
 -- an empty state that carries a payload
@@ -221,7 +221,7 @@ SELECT trace_agg.finalize(argmax_test.forge(set_byte(argmax_test.bytes(big), 0, 
 SELECT trace_agg.finalize('{"key": 1, "kind": "bigint", "value": true}'::trace_agg.argmax_bool::argmax_test.raw::trace_agg.argmax_text);
 SELECT trace_agg.finalize(set_byte(
            '{"key": 1, "kind": "bigint", "value": true}'::trace_agg.argmax_bool::argmax_test.raw::text::bytea,
-           15, 2)::text::argmax_test.raw::trace_agg.argmax_bool);
+           16, 2)::text::argmax_test.raw::trace_agg.argmax_bool);
 -- a timestamptz key out of range
 SELECT argmax_test.forge(set_byte(set_byte(argmax_test.bytes(small), 13, 1), 11, 128))::text FROM argmax_test.good;
 

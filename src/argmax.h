@@ -5,21 +5,34 @@
  *
  * A state is what ClickHouse calls an argMax aggregate state: the value of
  * the row with the greatest key seen so far, together with that key.  On
- * disk and in memory it is one varlena:
+ * disk and in memory it is one varlena, in layout version 1 (written since
+ * trace_agg 0.2):
  *
  *		varlena header	4 bytes (1 when stored short)
  *		uint32 rawlen	length of the value before compression
  *		int64  key		ordering key of the winning row
  *		uint8  vtype	ArgMaxValueType: what the value is
  *		uint8  kind		ArgMaxKeyKind: what the key is
- *		uint8  flags	ARGMAX_HAS_VALUE, ARGMAX_COMPRESSED
+ *		uint8  flags	ARGMAX_HAS_VALUE, ARGMAX_COMPRESSED, and always
+ *						ARGMAX_VERSIONED
+ *		uint8  version	ARGMAX_LAYOUT_VERSION
  *		payload			the value: a string's bytes (a zstd frame when
  *						compressed), one byte 0 or 1 for a boolean, or a
  *						jsonb datum's body
  *
+ * Numbers are in the machine's byte order.  trace_agg 0.1 wrote layout 0,
+ * the same without the version byte and without ARGMAX_VERSIONED; such
+ * states stay on disk and are read as they are, forever (merge hands them on
+ * unchanged, so a table may mix both layouts).  0.1 refused any flag it did
+ * not know, so ARGMAX_VERSIONED in the byte at offset 14 tells the layouts
+ * apart, and from version 1 on the byte at offset 15 names the layout: a
+ * later version may arrange every other byte anew (a key of any type, for
+ * instance), as long as those two bytes stay where they are.  A reader
+ * refuses a version it does not know rather than guess.
+ *
  * The fixed part comes first so that merging two states can fetch just
  * that much with a slice detoast and leave a large payload on disk.  A state
- * that saw no row has neither flag, and a zero key and rawlen.
+ * that saw no row has neither value flag, and a zero key and rawlen.
  */
 #ifndef ARGMAX_H
 #define ARGMAX_H
@@ -43,9 +56,15 @@ typedef enum ArgMaxKeyKind
 
 #define ARGMAX_HAS_VALUE	0x01
 #define ARGMAX_COMPRESSED	0x02
+/* a layout version byte follows the flags; never set in layout 0 */
+#define ARGMAX_VERSIONED	0x80
 
-/* bytes of the fixed part after the varlena header */
-#define ARGMAX_HEADER_SIZE	15
+/* the layout this code writes, on disk and in the binary form */
+#define ARGMAX_LAYOUT_VERSION	1
+
+/* bytes of the fixed part after the varlena header, in layout 1 and 0 */
+#define ARGMAX_HEADER_SIZE	16
+#define ARGMAX_HEADER_SIZE_V0	15
 
 /* text values shorter than this are kept raw: zstd would hardly gain */
 #define ARGMAX_COMPRESS_MIN 128
@@ -61,7 +80,8 @@ typedef struct ArgMaxHeader
 	uint32		payload_len;	/* bytes stored after the fixed part */
 	uint8		vtype;
 	uint8		kind;
-	uint8		flags;
+	uint8		flags;			/* ARGMAX_HAS_VALUE, ARGMAX_COMPRESSED */
+	uint8		version;		/* layout read: 0 (0.1) or 1 */
 } ArgMaxHeader;
 
 /* argmax_state.c */
@@ -90,6 +110,8 @@ extern bool argmax_header_beats(const ArgMaxHeader *challenger,
 /* argmax_zstd.c */
 extern size_t argmax_zstd_compress(const char *src, size_t srclen,
 								   char *dst, size_t dstcap);
+extern void argmax_zstd_check_frame(const char *src, size_t srclen,
+									size_t rawlen, int sqlerrcode);
 extern void argmax_zstd_decompress(const char *src, size_t srclen,
 								   char *dst, size_t rawlen);
 

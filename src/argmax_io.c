@@ -13,14 +13,20 @@
  * JSON null that won, not an empty state.  Input takes the fields in any
  * order and checks every one.
  *
- * The binary form (COPY BINARY, binary logical replication) is
+ * The binary form (COPY BINARY, binary logical replication) is, in network
+ * byte order,
  *
- *		uint8 vtype, uint8 kind, uint8 flags, int64 key, and with a value:
- *		uint32 rawlen, uint32 payload length, payload
+ *		uint8 vtype, uint8 kind, uint8 flags, uint8 version, int64 key, and
+ *		with a value: uint32 rawlen, uint32 payload length, payload
  *
  * with the payload as stored (a text value may be a zstd frame), except that
- * a jsonb value travels in jsonb's own binary form.  Receive checks every
- * field, decompresses a frame to check it, and verifies a text value's
+ * a jsonb value travels in jsonb's own binary form.  As on disk (argmax.h),
+ * flags always carries ARGMAX_VERSIONED and the version byte names the
+ * layout, ARGMAX_LAYOUT_VERSION; what follows it may change with the
+ * version.  trace_agg 0.1 sent layout 0, without ARGMAX_VERSIONED and the
+ * version byte, and receive still takes it.  Receive checks every field,
+ * checks a frame's header against rawlen before allocating anything from
+ * it, decompresses the frame to check it, and verifies a text value's
  * encoding, so garbage never becomes a state.
  */
 #include "postgres.h"
@@ -264,7 +270,8 @@ argmax_send(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, hdr.vtype);
 	pq_sendbyte(&buf, hdr.kind);
-	pq_sendbyte(&buf, hdr.flags);
+	pq_sendbyte(&buf, hdr.flags | ARGMAX_VERSIONED);
+	pq_sendbyte(&buf, ARGMAX_LAYOUT_VERSION);
 	pq_sendint64(&buf, hdr.key);
 	if (hdr.flags & ARGMAX_HAS_VALUE)
 	{
@@ -295,8 +302,9 @@ report_bad_binary(ArgMaxValueType vtype, const char *detail)
 }
 
 /*
- * Check a received text value: a frame must decompress to the recorded
- * length, and the text must be valid in the database encoding.
+ * Check a received text value: a frame must declare the recorded length
+ * (checked before that much is allocated) and decompress to it, and the
+ * text must be valid in the database encoding.
  */
 static void
 check_received_text(const ArgMaxHeader *hdr, const char *payload)
@@ -306,6 +314,8 @@ check_received_text(const ArgMaxHeader *hdr, const char *payload)
 
 	if (hdr->flags & ARGMAX_COMPRESSED)
 	{
+		argmax_zstd_check_frame(payload, hdr->payload_len, hdr->rawlen,
+								ERRCODE_INVALID_BINARY_REPRESENTATION);
 		unpacked = palloc(hdr->rawlen);
 		argmax_zstd_decompress(payload, hdr->payload_len, unpacked, hdr->rawlen);
 		text = unpacked;
@@ -325,6 +335,17 @@ receive_state(StringInfo buf, ArgMaxValueType vtype)
 	hdr.vtype = (uint8) pq_getmsgbyte(buf);
 	hdr.kind = (uint8) pq_getmsgbyte(buf);
 	hdr.flags = (uint8) pq_getmsgbyte(buf);
+	if (hdr.flags & ARGMAX_VERSIONED)
+	{
+		uint8		version = (uint8) pq_getmsgbyte(buf);
+
+		if (version != ARGMAX_LAYOUT_VERSION)
+			report_bad_binary(vtype, psprintf("The layout version is %u; this version of trace_agg reads layout versions 0 and %d.",
+											  version, ARGMAX_LAYOUT_VERSION));
+		hdr.flags &= ~ARGMAX_VERSIONED;
+	}
+	/* whatever layout it came in, the state is built in the current one */
+	hdr.version = ARGMAX_LAYOUT_VERSION;
 	hdr.key = pq_getmsgint64(buf);
 	hdr.rawlen = 0;
 	hdr.payload_len = 0;

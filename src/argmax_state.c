@@ -2,7 +2,8 @@
  * argmax_state.c
  *		Building argmax states and reading them back, checked.
  *
- * The layout is described in argmax.h.  Every reader goes through
+ * The layouts are described in argmax.h: states are written in the current
+ * one and read in any released one.  Every reader goes through
  * argmax_header_check, so that a damaged or forged state is reported as
  * corrupted data before any length in it is trusted.
  */
@@ -28,7 +29,10 @@ argmax_type_name(ArgMaxValueType vtype)
 	return "argmax";
 }
 
-/* Write the fixed part; the key is copied bytewise as it may be unaligned. */
+/*
+ * Write the fixed part in the current layout, whatever layout hdr was read
+ * from; the key is copied bytewise as it may be unaligned.
+ */
 static void
 header_pack(const ArgMaxHeader *hdr, char *dst)
 {
@@ -36,24 +40,55 @@ header_pack(const ArgMaxHeader *hdr, char *dst)
 	memcpy(dst + 4, &hdr->key, sizeof(int64));
 	dst[12] = (char) hdr->vtype;
 	dst[13] = (char) hdr->kind;
-	dst[14] = (char) hdr->flags;
+	dst[14] = (char) (hdr->flags | ARGMAX_VERSIONED);
+	dst[15] = (char) ARGMAX_LAYOUT_VERSION;
 }
 
-/* Read the fixed part from src; datalen counts the bytes after the varlena header. */
+/* Bytes of the fixed part in the layout hdr was read from. */
+static Size
+header_size(const ArgMaxHeader *hdr)
+{
+	return hdr->version == 0 ? ARGMAX_HEADER_SIZE_V0 : ARGMAX_HEADER_SIZE;
+}
+
+/*
+ * Read the fixed part from src, in whichever layout it is; datalen counts
+ * the bytes after the varlena header and is at least ARGMAX_HEADER_SIZE_V0.
+ */
 static void
 header_unpack(const char *src, Size datalen, ArgMaxHeader *hdr)
 {
+	uint8		flags = (uint8) src[14];
+
+	hdr->version = 0;
+	if (flags & ARGMAX_VERSIONED)
+	{
+		if (datalen < ARGMAX_HEADER_SIZE)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid argmax state of %zu data bytes", datalen),
+					 errdetail("A state of a versioned layout has a fixed part of %d bytes.",
+							   ARGMAX_HEADER_SIZE)));
+		hdr->version = (uint8) src[15];
+		if (hdr->version != ARGMAX_LAYOUT_VERSION)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("argmax state of unknown layout version %u", hdr->version),
+					 errdetail("This version of trace_agg reads layout versions 0 and %d.",
+							   ARGMAX_LAYOUT_VERSION),
+					 errhint("A state of a later layout was written by a later version of trace_agg.")));
+	}
 	memcpy(&hdr->rawlen, src, sizeof(uint32));
 	memcpy(&hdr->key, src + 4, sizeof(int64));
 	hdr->vtype = (uint8) src[12];
 	hdr->kind = (uint8) src[13];
-	hdr->flags = (uint8) src[14];
-	hdr->payload_len = (uint32) (datalen - ARGMAX_HEADER_SIZE);
+	hdr->flags = flags & ~ARGMAX_VERSIONED;
+	hdr->payload_len = (uint32) (datalen - header_size(hdr));
 }
 
 /*
- * A state from its header and payload (hdr->payload_len bytes), both already
- * checked by the caller.
+ * A state in the current layout from its header and payload
+ * (hdr->payload_len bytes), both already checked by the caller.
  */
 struct varlena *
 argmax_state_assemble(const ArgMaxHeader *hdr, const char *payload)
@@ -97,6 +132,7 @@ argmax_state_from_value(ArgMaxValueType vtype, ArgMaxKeyKind kind,
 	hdr.vtype = vtype;
 	hdr.kind = kind;
 	hdr.flags = has_value ? ARGMAX_HAS_VALUE : 0;
+	hdr.version = ARGMAX_LAYOUT_VERSION;
 
 	/* room for the raw value; a frame is kept only if it needs less */
 	state = (struct varlena *) palloc(VARHDRSZ + ARGMAX_HEADER_SIZE + len);
@@ -167,7 +203,7 @@ argmax_header_check(const ArgMaxHeader *hdr, int sqlerrcode)
 	{
 		if (hdr->vtype != ARGMAX_VALUE_TEXT || hdr->payload_len == 0 ||
 			hdr->payload_len >= hdr->rawlen ||
-			hdr->rawlen > ARGMAX_MAX_VALUE_LEN)
+			hdr->rawlen > MaxAllocSize - VARHDRSZ - header_size(hdr))
 			ereport(ERROR,
 					(errcode(sqlerrcode),
 					 errmsg("invalid %s state: compressed payload of %u bytes for a value of %u bytes",
@@ -200,21 +236,22 @@ argmax_header_expect(const ArgMaxHeader *hdr, ArgMaxValueType vtype)
 						argmax_type_name(vtype), argmax_type_name(hdr->vtype))));
 }
 
-/* Report a varlena too short to hold the fixed part. */
+/* Report a varlena too short to hold the fixed part of any layout. */
 static void
 check_length(Size datalen)
 {
-	if (datalen < ARGMAX_HEADER_SIZE || datalen - ARGMAX_HEADER_SIZE > PG_UINT32_MAX)
+	if (datalen < ARGMAX_HEADER_SIZE_V0 || datalen - ARGMAX_HEADER_SIZE_V0 > PG_UINT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid argmax state of %zu data bytes", datalen),
-				 errdetail("A state has a fixed part of %d bytes.",
-						   ARGMAX_HEADER_SIZE)));
+				 errdetail("A state has a fixed part of at least %d bytes.",
+						   ARGMAX_HEADER_SIZE_V0)));
 }
 
 /*
  * Unpack and check the fixed part of state, reading no more of it than
- * needed: a TOASTed state is fetched by a slice, its payload left alone.
+ * needed: a TOASTed state is fetched by a slice as long as the longest fixed
+ * part, its payload left alone.
  */
 void
 argmax_header_fetch(Datum state, ArgMaxHeader *hdr)
@@ -239,17 +276,24 @@ argmax_header_fetch(Datum state, ArgMaxHeader *hdr)
 /*
  * Unpack and check the header of a state already in memory and not
  * compressed (a short header is fine); returns where its payload starts.
+ * A zstd frame's own header is checked too, so that whoever allocates
+ * rawlen bytes next knows the frame declares that many.
  */
 const char *
 argmax_state_open(struct varlena *state, ArgMaxHeader *hdr)
 {
 	Size		datalen = VARSIZE_ANY_EXHDR(state);
+	const char *payload;
 
 	Assert(!VARATT_IS_EXTENDED(state) || VARATT_IS_SHORT(state));
 	check_length(datalen);
 	header_unpack(VARDATA_ANY(state), datalen, hdr);
 	argmax_header_check(hdr, ERRCODE_DATA_CORRUPTED);
-	return VARDATA_ANY(state) + ARGMAX_HEADER_SIZE;
+	payload = VARDATA_ANY(state) + header_size(hdr);
+	if (hdr->flags & ARGMAX_COMPRESSED)
+		argmax_zstd_check_frame(payload, hdr->payload_len, hdr->rawlen,
+								ERRCODE_DATA_CORRUPTED);
+	return payload;
 }
 
 /* Write the hdr->rawlen bytes of the value into dst, decompressing it if needed. */

@@ -71,3 +71,30 @@ CREATE TYPE trace_agg.argmax_jsonb (
     STORAGE = external
 );
 COMMENT ON TYPE trace_agg.argmax_jsonb IS 'argMax state of a jsonb value (the text maps): the value of the row with the greatest key';
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.argmax_text_in(cstring) IS
+    'input function of argmax_text: reads the JSON text form {"key": ..., "kind": ..., "value": ...}';
+COMMENT ON FUNCTION trace_agg.argmax_text_out(trace_agg.argmax_text) IS
+    'output function of argmax_text: the JSON text form, independent of DateStyle and TimeZone';
+COMMENT ON FUNCTION trace_agg.argmax_text_recv(internal) IS
+    'binary input function of argmax_text (COPY BINARY, replication): every layout version, every byte checked';
+COMMENT ON FUNCTION trace_agg.argmax_text_send(trace_agg.argmax_text) IS
+    'binary output function of argmax_text: the current layout version, in network byte order';
+COMMENT ON FUNCTION trace_agg.argmax_bool_in(cstring) IS
+    'input function of argmax_bool: reads the JSON text form {"key": ..., "kind": ..., "value": ...}';
+COMMENT ON FUNCTION trace_agg.argmax_bool_out(trace_agg.argmax_bool) IS
+    'output function of argmax_bool: the JSON text form, independent of DateStyle and TimeZone';
+COMMENT ON FUNCTION trace_agg.argmax_bool_recv(internal) IS
+    'binary input function of argmax_bool (COPY BINARY, replication): every layout version, every byte checked';
+COMMENT ON FUNCTION trace_agg.argmax_bool_send(trace_agg.argmax_bool) IS
+    'binary output function of argmax_bool: the current layout version, in network byte order';
+COMMENT ON FUNCTION trace_agg.argmax_jsonb_in(cstring) IS
+    'input function of argmax_jsonb: reads the JSON text form {"key": ..., "kind": ..., "value": ...}';
+COMMENT ON FUNCTION trace_agg.argmax_jsonb_out(trace_agg.argmax_jsonb) IS
+    'output function of argmax_jsonb: the JSON text form, independent of DateStyle and TimeZone';
+COMMENT ON FUNCTION trace_agg.argmax_jsonb_recv(internal) IS
+    'binary input function of argmax_jsonb (COPY BINARY, replication): every layout version, every byte checked';
+COMMENT ON FUNCTION trace_agg.argmax_jsonb_send(trace_agg.argmax_jsonb) IS
+    'binary output function of argmax_jsonb: the current layout version, in network byte order';

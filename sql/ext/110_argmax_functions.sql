@@ -32,3 +32,24 @@ CREATE FUNCTION trace_agg.argmax_key(trace_agg.argmax_bool) RETURNS text
     AS 'MODULE_PATHNAME', 'argmax_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION trace_agg.argmax_key(trace_agg.argmax_jsonb) RETURNS text
     AS 'MODULE_PATHNAME', 'argmax_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.merge(trace_agg.argmax_text, trace_agg.argmax_text) IS
+    'the state of both states together: the second only with a strictly greater key, else the first, returned itself; NULL on one side gives the other';
+COMMENT ON FUNCTION trace_agg.merge(trace_agg.argmax_bool, trace_agg.argmax_bool) IS
+    'the state of both states together: the second only with a strictly greater key, else the first, returned itself; NULL on one side gives the other';
+COMMENT ON FUNCTION trace_agg.merge(trace_agg.argmax_jsonb, trace_agg.argmax_jsonb) IS
+    'the state of both states together: the second only with a strictly greater key, else the first, returned itself; NULL on one side gives the other';
+COMMENT ON FUNCTION trace_agg.finalize(trace_agg.argmax_text) IS
+    'the text value of the row with the greatest key (ClickHouse finalizeAggregation); NULL for a state that saw no row';
+COMMENT ON FUNCTION trace_agg.finalize(trace_agg.argmax_bool) IS
+    'the boolean value of the row with the greatest key (ClickHouse finalizeAggregation); NULL for a state that saw no row';
+COMMENT ON FUNCTION trace_agg.finalize(trace_agg.argmax_jsonb) IS
+    'the jsonb value of the row with the greatest key (ClickHouse finalizeAggregation); NULL for a state that saw no row';
+COMMENT ON FUNCTION trace_agg.argmax_key(trace_agg.argmax_text) IS
+    'the winning key as text (ISO, UTC for timestamptz); NULL for a state that saw no row';
+COMMENT ON FUNCTION trace_agg.argmax_key(trace_agg.argmax_bool) IS
+    'the winning key as text (ISO, UTC for timestamptz); NULL for a state that saw no row';
+COMMENT ON FUNCTION trace_agg.argmax_key(trace_agg.argmax_jsonb) IS
+    'the winning key as text (ISO, UTC for timestamptz); NULL for a state that saw no row';

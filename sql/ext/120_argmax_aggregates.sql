@@ -192,3 +192,82 @@ CREATE AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_jsonb) (
     SERIALFUNC = trace_agg.argmax_merge_serialfn,
     DESERIALFUNC = trace_agg.argmax_merge_deserialfn,
     SSPACE = 128, PARALLEL = SAFE);
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.argmax_transfn(internal, "any", "any") IS
+    'transition function of argmax and argmax_state: keeps the value of the row with the greatest key';
+COMMENT ON FUNCTION trace_agg.argmax_combinefn(internal, internal) IS
+    'combine function of argmax and argmax_state: merges partial states, the first winning ties';
+COMMENT ON FUNCTION trace_agg.argmax_serialfn(internal) IS
+    'serialize function of argmax and argmax_state: a partial state as an argmax state, for parallel workers';
+COMMENT ON FUNCTION trace_agg.argmax_deserialfn(bytea, internal) IS
+    'deserialize function of argmax and argmax_state: the inverse of argmax_serialfn';
+COMMENT ON FUNCTION trace_agg.argmax_text_finalfn(internal) IS
+    'final function of argmax over text values: the winning value';
+COMMENT ON FUNCTION trace_agg.argmax_bool_finalfn(internal) IS
+    'final function of argmax over boolean values: the winning value';
+COMMENT ON FUNCTION trace_agg.argmax_jsonb_finalfn(internal) IS
+    'final function of argmax over jsonb values: the winning value';
+COMMENT ON FUNCTION trace_agg.argmax_text_state_finalfn(internal, "any", "any") IS
+    'final function of argmax_state over text values: the winning row as an argmax_text state';
+COMMENT ON FUNCTION trace_agg.argmax_bool_state_finalfn(internal, "any", "any") IS
+    'final function of argmax_state over boolean values: the winning row as an argmax_bool state';
+COMMENT ON FUNCTION trace_agg.argmax_jsonb_state_finalfn(internal, "any", "any") IS
+    'final function of argmax_state over jsonb values: the winning row as an argmax_jsonb state';
+COMMENT ON AGGREGATE trace_agg.argmax(text, timestamptz) IS
+    'the text value of the row with the greatest timestamptz key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(text, timestamp) IS
+    'the text value of the row with the greatest timestamp key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(text, bigint) IS
+    'the text value of the row with the greatest bigint key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(boolean, timestamptz) IS
+    'the boolean value of the row with the greatest timestamptz key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(boolean, timestamp) IS
+    'the boolean value of the row with the greatest timestamp key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(boolean, bigint) IS
+    'the boolean value of the row with the greatest bigint key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(jsonb, timestamptz) IS
+    'the jsonb value of the row with the greatest timestamptz key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(jsonb, timestamp) IS
+    'the jsonb value of the row with the greatest timestamp key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax(jsonb, bigint) IS
+    'the jsonb value of the row with the greatest bigint key (ClickHouse argMax); the first row wins ties; NULL values and keys skipped';
+COMMENT ON AGGREGATE trace_agg.argmax_state(text, timestamptz) IS
+    'the text value of the row with the greatest timestamptz key, as an argmax_text state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(text, timestamp) IS
+    'the text value of the row with the greatest timestamp key, as an argmax_text state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(text, bigint) IS
+    'the text value of the row with the greatest bigint key, as an argmax_text state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(boolean, timestamptz) IS
+    'the boolean value of the row with the greatest timestamptz key, as an argmax_bool state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(boolean, timestamp) IS
+    'the boolean value of the row with the greatest timestamp key, as an argmax_bool state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(boolean, bigint) IS
+    'the boolean value of the row with the greatest bigint key, as an argmax_bool state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(jsonb, timestamptz) IS
+    'the jsonb value of the row with the greatest timestamptz key, as an argmax_jsonb state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(jsonb, timestamp) IS
+    'the jsonb value of the row with the greatest timestamp key, as an argmax_jsonb state to store and merge (ClickHouse argMaxState)';
+COMMENT ON AGGREGATE trace_agg.argmax_state(jsonb, bigint) IS
+    'the jsonb value of the row with the greatest bigint key, as an argmax_jsonb state to store and merge (ClickHouse argMaxState)';
+COMMENT ON FUNCTION trace_agg.argmax_merge_transfn(internal, "any") IS
+    'transition function of argmax_merge: keeps the winning state as it arrived, reading only fixed parts';
+COMMENT ON FUNCTION trace_agg.argmax_merge_combinefn(internal, internal) IS
+    'combine function of argmax_merge: the first partial state wins ties';
+COMMENT ON FUNCTION trace_agg.argmax_merge_serialfn(internal) IS
+    'serialize function of argmax_merge: the winning state, detoasted, for parallel workers';
+COMMENT ON FUNCTION trace_agg.argmax_merge_deserialfn(bytea, internal) IS
+    'deserialize function of argmax_merge: the inverse of argmax_merge_serialfn';
+COMMENT ON FUNCTION trace_agg.argmax_text_merge_finalfn(internal) IS
+    'final function of argmax_merge over argmax_text: the winning state';
+COMMENT ON FUNCTION trace_agg.argmax_bool_merge_finalfn(internal) IS
+    'final function of argmax_merge over argmax_bool: the winning state';
+COMMENT ON FUNCTION trace_agg.argmax_jsonb_merge_finalfn(internal) IS
+    'final function of argmax_merge over argmax_jsonb: the winning state';
+COMMENT ON AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_text) IS
+    'argmax_text states merged into one (ClickHouse argMaxMerge); the earlier state wins ties; no rows gives NULL';
+COMMENT ON AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_bool) IS
+    'argmax_bool states merged into one (ClickHouse argMaxMerge); the earlier state wins ties; no rows gives NULL';
+COMMENT ON AGGREGATE trace_agg.argmax_merge(trace_agg.argmax_jsonb) IS
+    'argmax_jsonb states merged into one (ClickHouse argMaxMerge); the earlier state wins ties; no rows gives NULL';

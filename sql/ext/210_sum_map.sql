@@ -77,3 +77,20 @@ AS 'MODULE_PATHNAME', 'sum_map_merge_decimal'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION trace_agg.sum_map_merge(trace_agg.decimal_map, trace_agg.decimal_map) IS
 	'per-key sum of two maps, e.g. a stored sum_map result and a new one in ON CONFLICT DO UPDATE';
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.map_agg_combine(internal, internal) IS
+    'combine function of sum_map, min_map and max_map: merges two partial maps';
+COMMENT ON FUNCTION trace_agg.map_agg_serialize(internal) IS
+    'serialize function of sum_map, min_map and max_map: a partial map as bytes, for parallel workers';
+COMMENT ON FUNCTION trace_agg.map_agg_deserialize(bytea, internal) IS
+    'deserialize function of sum_map, min_map and max_map: the inverse of map_agg_serialize, every byte checked';
+COMMENT ON FUNCTION trace_agg.sum_map_uint64_transfn(internal, trace_agg.uint64_map) IS
+    'transition function of sum_map over uint64_map: adds each key''s value';
+COMMENT ON FUNCTION trace_agg.sum_map_decimal_transfn(internal, trace_agg.decimal_map) IS
+    'transition function of sum_map over decimal_map: adds each key''s value';
+COMMENT ON FUNCTION trace_agg.sum_map_uint64_final(internal) IS
+    'final function of sum_map over uint64_map: the sums as a uint64_map';
+COMMENT ON FUNCTION trace_agg.sum_map_decimal_final(internal) IS
+    'final function of sum_map over decimal_map: the sums as a decimal_map';

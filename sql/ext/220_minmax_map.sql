@@ -56,3 +56,12 @@ AS 'MODULE_PATHNAME', 'max_map_merge'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION trace_agg.max_map_merge(trace_agg.text_map, trace_agg.text_map) IS
 	'per-key bytewise largest string of two maps; the first map itself when the second changes nothing';
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.min_map_transfn(internal, trace_agg.text_map) IS
+    'transition function of min_map: keeps each key''s bytewise least value';
+COMMENT ON FUNCTION trace_agg.max_map_transfn(internal, trace_agg.text_map) IS
+    'transition function of max_map: keeps each key''s bytewise greatest value';
+COMMENT ON FUNCTION trace_agg.text_map_final(internal) IS
+    'final function of min_map and max_map: the values as a text_map';

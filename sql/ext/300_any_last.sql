@@ -17,3 +17,8 @@ CREATE AGGREGATE trace_agg.any_last(anyelement) (
 
 COMMENT ON AGGREGATE trace_agg.any_last(anyelement) IS
 'last non-NULL value in input order (ClickHouse anyLast); NULL when there is none';
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.any_last_transfn(anyelement, anyelement) IS
+    'transition and combine function of any_last: returns its second argument';

@@ -107,3 +107,22 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION trace_agg.group_uniq_merge(text[], text[]) IS
 'sorted, deduplicated union of two group_uniq_array results; NULL counts as empty, both NULL give NULL';
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.group_uniq_array_transfn(internal, text) IS
+    'transition function of group_uniq_array(text): adds a value to the set';
+COMMENT ON FUNCTION trace_agg.group_uniq_array_limited_transfn(internal, text, integer) IS
+    'transition function of group_uniq_array(text, max_size): adds a value while the set is smaller than max_size';
+COMMENT ON FUNCTION trace_agg.group_uniq_array_array_transfn(internal, text[]) IS
+    'transition function of group_uniq_array_array(text[]): adds an array''s elements to the set';
+COMMENT ON FUNCTION trace_agg.group_uniq_array_array_limited_transfn(internal, text[], integer) IS
+    'transition function of group_uniq_array_array(text[], max_size): adds elements while the set is smaller than max_size';
+COMMENT ON FUNCTION trace_agg.group_uniq_combine(internal, internal) IS
+    'combine function of the group_uniq aggregates: the union of two partial sets';
+COMMENT ON FUNCTION trace_agg.group_uniq_serialize(internal) IS
+    'serialize function of the group_uniq aggregates: a partial set as bytes, for parallel workers';
+COMMENT ON FUNCTION trace_agg.group_uniq_deserialize(bytea, internal) IS
+    'deserialize function of the group_uniq aggregates: the inverse of group_uniq_serialize, every byte checked';
+COMMENT ON FUNCTION trace_agg.group_uniq_finalfn(internal) IS
+    'final function of the group_uniq aggregates: the set as a text[] sorted bytewise';

@@ -13,3 +13,8 @@ CREATE ACCESS METHOD trace_agg_null TYPE TABLE HANDLER trace_agg.null_am_handler
 
 COMMENT ON ACCESS METHOD trace_agg_null IS
 'stores nothing: inserted rows are only seen by statement triggers with transition tables';
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.null_am_handler(internal) IS
+    'handler of the trace_agg_null table access method';

@@ -46,6 +46,8 @@ CREATE TABLE trace_agg.insert_token (
     PRIMARY KEY (source, token)
 );
 REVOKE ALL ON trace_agg.insert_token FROM PUBLIC;
+COMMENT ON TABLE trace_agg.insert_token IS
+    'insert tokens already applied to a source (trace_agg.insert_token), kept for trace_agg.insert_token_window';
 
 -- The statement trigger of every source.  Executable by PUBLIC, as trigger
 -- functions are: it only runs the views defined on the table it fires for,

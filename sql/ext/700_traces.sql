@@ -152,3 +152,8 @@ END
 $fn$;
 COMMENT ON FUNCTION trace_agg.create_traces_tables(name) IS
     'create traces_null, traces_all_amt, traces_7d_amt, traces_30d_amt, their materialized views and TTLs, and the read views traces_all, traces_7d, traces_30d in schema';
+
+-- Comments on the objects above that have none beside their definition,
+-- so that \df+ and \dT+ explain every one (issue 11, item 7).
+COMMENT ON FUNCTION trace_agg.traces_view_query(regclass) IS
+    'the query of the reference traces materialized views (ClickHouse traces_*_amt_mv) over the given source table';
