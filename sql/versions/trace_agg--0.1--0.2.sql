@@ -148,6 +148,20 @@ COMMENT ON FUNCTION trace_agg.guard_drop() IS
 COMMENT ON EVENT TRIGGER trace_agg_guard_drop IS
     'forgets dropped materialized views and protects the tables they write';
 
+-- Renaming a column a view writes renames the view's output column too;
+-- dropping one needs CASCADE, which drops the view (src/fanout_ddl.c).
+CREATE FUNCTION trace_agg.guard_alter() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'trace_agg_guard_alter' LANGUAGE C;
+REVOKE ALL ON FUNCTION trace_agg.guard_alter() FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.guard_alter() IS
+    'event trigger: makes views follow renames of the target columns they write, and refuses to drop those columns';
+
+CREATE EVENT TRIGGER trace_agg_guard_alter ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION trace_agg.guard_alter();
+COMMENT ON EVENT TRIGGER trace_agg_guard_alter IS
+    'keeps materialized views in step with renamed and dropped target columns';
+
 -- Dropped last: the new guard_drop sees this drop.  Leaving the extension
 -- first takes the table out of the extension's configuration list too.
 ALTER EXTENSION trace_agg DROP TABLE trace_agg.materialized_view_0_1;

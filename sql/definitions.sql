@@ -1,0 +1,98 @@
+-- Materialized views are definitions bound to OIDs: renames of the source,
+-- the target, their columns and schemas keep every view on the same
+-- tables; names live in schemas (two traces setups in one database);
+-- several views of different sources share one target, each writing its
+-- own columns; the statement that runs can be read.
+CREATE SCHEMA df;
+SET search_path = df, public;
+
+CREATE TABLE ev (k text, v int, note text) USING trace_agg_null;
+CREATE TABLE agg (k text PRIMARY KEY, n bigint, total bigint);
+SELECT trace_agg.create_materialized_view('agg_mv', 'agg',
+    'SELECT k, count(*) AS n, sum(v) AS total FROM ev GROUP BY k');
+-- The view lives in the target's schema, as a relation of its own.
+SELECT view::text, schema, view_name, source, target FROM trace_agg.materialized_views;
+SELECT relkind FROM pg_class WHERE oid = 'df.agg_mv'::regclass;
+
+-- The statement an insert runs, readable and explainable.
+SELECT views, owner::text, statement FROM trace_agg.materialized_view_statements('ev');
+INSERT INTO ev VALUES ('a', 1, NULL), ('b', 2, NULL);
+
+-- Renames of everything involved: the source, the target, a column of
+-- each, the view and the schema.
+ALTER TABLE ev RENAME TO events;
+ALTER TABLE events RENAME COLUMN v TO value;
+ALTER TABLE agg RENAME TO totals;
+ALTER TABLE totals RENAME COLUMN total TO sum_value;
+ALTER VIEW agg_mv RENAME TO totals_mv;
+ALTER SCHEMA df RENAME TO df2;
+SET search_path = df2, public;
+INSERT INTO events VALUES ('a', 10, NULL), ('c', 3, NULL);
+SELECT * FROM totals ORDER BY k;
+SELECT view::text, source::text, target::text FROM trace_agg.materialized_views;
+SELECT statement FROM trace_agg.materialized_view_statements('events');
+-- A table that takes an old name is not written to.
+CREATE TABLE agg (k text PRIMARY KEY, n bigint, total bigint);
+INSERT INTO events VALUES ('a', 100, NULL);
+SELECT (SELECT count(*) FROM agg) AS impostor_rows, (SELECT n FROM totals WHERE k = 'a') AS a_n;
+DROP TABLE agg;
+
+-- Moving the source or target to another schema is followed too.
+CREATE SCHEMA df3;
+ALTER TABLE totals SET SCHEMA df3;
+INSERT INTO events VALUES ('d', 4, NULL);
+SELECT * FROM df3.totals ORDER BY k;
+ALTER TABLE df3.totals SET SCHEMA df2;
+
+-- A column a view reads cannot be dropped without CASCADE, which drops the view.
+ALTER TABLE events DROP COLUMN value;
+ALTER TABLE events DROP COLUMN note;
+-- Nor a column a view writes.
+ALTER TABLE totals DROP COLUMN sum_value;
+BEGIN;
+ALTER TABLE totals DROP COLUMN sum_value CASCADE;
+SELECT count(*) AS views_of_events FROM trace_agg.materialized_view WHERE source = 'events'::regclass;
+ROLLBACK;
+
+-- Partial views: two sources feed one target, each its own columns; the
+-- others must be nullable or have a default.
+CREATE TABLE spans (trace_id text, cost numeric) USING trace_agg_null;
+CREATE TABLE scores (trace_id text, score int) USING trace_agg_null;
+CREATE TABLE trace_sums (trace_id text PRIMARY KEY, cost numeric, spans bigint NOT NULL DEFAULT 0,
+                         best_score int, scored bigint NOT NULL DEFAULT 0);
+SELECT trace_agg.create_materialized_view('trace_costs_mv', 'trace_sums',
+    'SELECT trace_id, sum(cost) AS cost, count(*) AS spans FROM spans GROUP BY trace_id');
+SELECT trace_agg.create_materialized_view('trace_scores_mv', 'trace_sums',
+    'SELECT trace_id, max(score) AS best_score, count(*) AS scored FROM scores GROUP BY trace_id');
+INSERT INTO spans VALUES ('t1', 0.5), ('t1', 0.25), ('t2', 1);
+INSERT INTO scores VALUES ('t1', 3), ('t3', 9), ('t1', 5);
+INSERT INTO spans VALUES ('t3', 2);
+SELECT * FROM trace_sums ORDER BY trace_id;
+
+-- Qualified names: create and drop in any schema; an unqualified drop
+-- follows search_path like DROP VIEW.
+SELECT trace_agg.create_materialized_view('df3.other_mv', 'trace_sums',
+    'SELECT trace_id, max(cost) AS cost FROM spans GROUP BY trace_id');
+SELECT trace_agg.drop_materialized_view('other_mv');
+SELECT trace_agg.drop_materialized_view('df3.other_mv');
+SELECT trace_agg.drop_materialized_view('df3.other_mv', true);
+SELECT trace_agg.drop_materialized_view('df2.totals');
+SELECT trace_agg.drop_materialized_view('no_schema.x');
+SELECT trace_agg.drop_materialized_view('a.b.c.d');
+
+-- Two traces setups in one database, each fed by its own null table.
+CREATE SCHEMA tenant_a;
+CREATE SCHEMA tenant_b;
+SELECT trace_agg.create_traces_tables('tenant_a');
+SELECT trace_agg.create_traces_tables('tenant_b');
+INSERT INTO tenant_a.traces_null (project_id, id, start_time, name, event_ts)
+VALUES ('p', 't-a', now(), 'from a', now());
+INSERT INTO tenant_b.traces_null (project_id, id, start_time, name, event_ts)
+VALUES ('p', 't-b', now(), 'from b', now()), ('p', 't-b2', now(), 'from b', now());
+SELECT 'a' AS setup, id, name FROM tenant_a.traces_all
+UNION ALL SELECT 'b', id, name FROM tenant_b.traces_7d ORDER BY 1, 2;
+SELECT schema, count(*) FROM trace_agg.materialized_views GROUP BY schema ORDER BY 1;
+
+RESET search_path;
+DROP SCHEMA df2, df3, tenant_a, tenant_b CASCADE;
+SELECT count(*) AS views_left FROM trace_agg.materialized_view;

@@ -1,0 +1,151 @@
+/*
+ * fanout_ddl.c
+ *		Keeping materialized views in step with DDL on their targets.
+ *
+ * A view's query is a Postgres view, which follows renames of what it
+ * reads by itself.  What it writes is matched by name: each output column
+ * names a column of the target.  So renaming a target column renames the
+ * output columns of the views that write it, in the same transaction, and
+ * dropping one is refused while a view writes it (with CASCADE, the views
+ * go too), as Postgres treats a view that reads a dropped column.  Both
+ * are done before the ALTER TABLE runs (ddl_command_start), when the old
+ * name is still the column's; if the command then fails, they roll back
+ * with it.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "fanout.h"
+
+/* The views writing column COLUMN of TARGETID, as text for messages. */
+static SPITupleTable *
+views_writing(Oid targetid, const char *column)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		args[2] = {ObjectIdGetDatum(targetid), CStringGetTextDatum(column)};
+
+	SPI_execute_with_args("SELECT m.view::pg_catalog.oid FROM trace_agg.materialized_view m "
+						  "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) m.view "
+						  "WHERE m.target OPERATOR(pg_catalog.=) $1 AND NOT a.attisdropped "
+						  "AND a.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name "
+						  "ORDER BY 1",
+						  2, argtypes, args, NULL, true, 0);
+	return SPI_tuptable;
+}
+
+/*
+ * Run a DDL statement on views as the extension's owner: the views may
+ * belong to other roles than the one altering the target, whose right to
+ * alter it Postgres checks (and if it may not, everything rolls back).
+ */
+static void
+alter_views_as_owner(const char *sql)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_execute(sql, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+static void
+follow_column_rename(Oid targetid, const char *oldname, const char *newname)
+{
+	SPITupleTable *views = views_writing(targetid, oldname);
+	uint64		n = SPI_processed;
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			viewid = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 1, &isnull));
+
+		alter_views_as_owner(psprintf("ALTER VIEW %s RENAME COLUMN %s TO %s",
+									  fanout_qualified_name(viewid),
+									  quote_identifier(oldname), quote_identifier(newname)));
+	}
+}
+
+static void
+guard_column_drop(Oid targetid, const char *column, DropBehavior behavior)
+{
+	SPITupleTable *views = views_writing(targetid, column);
+	uint64		n = SPI_processed;
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			viewid = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 1, &isnull));
+
+		if (behavior != DROP_CASCADE)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop column %s of table %s because materialized view %s writes it",
+							quote_identifier(column), get_rel_name(targetid), fanout_qualified_name(viewid)),
+					 errhint("Drop the materialized view first, or use DROP ... CASCADE to drop it too.")));
+		ereport(NOTICE,
+				(errmsg("drop cascades to materialized view %s", fanout_qualified_name(viewid))));
+		alter_views_as_owner(psprintf("DROP VIEW %s", fanout_qualified_name(viewid)));
+	}
+}
+
+PG_FUNCTION_INFO_V1(trace_agg_guard_alter);
+Datum
+trace_agg_guard_alter(PG_FUNCTION_ARGS)
+{
+	Node	   *parsetree;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trace_agg.guard_alter() must be called as an event trigger")));
+	parsetree = ((EventTriggerData *) fcinfo->context)->parsetree;
+
+	if (IsA(parsetree, RenameStmt))
+	{
+		RenameStmt *stmt = (RenameStmt *) parsetree;
+		Oid			relid;
+
+		if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL)
+			PG_RETURN_NULL();
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		if (!OidIsValid(relid))
+			PG_RETURN_NULL();
+		SPI_connect();
+		follow_column_rename(relid, stmt->subname, stmt->newname);
+		SPI_finish();
+	}
+	else if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+		ListCell   *lc;
+		Oid			relid;
+
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		if (!OidIsValid(relid))
+			PG_RETURN_NULL();
+		SPI_connect();
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_DropColumn)
+				guard_column_drop(relid, cmd->name, cmd->behavior);
+		}
+		SPI_finish();
+	}
+	PG_RETURN_NULL();
+}
