@@ -19,13 +19,18 @@
 #include "access/htup_details.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/nodes.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "rewrite/rewriteSupport.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -193,6 +198,60 @@ read_definitions(Oid sourceid)
 }
 
 /*
+ * The query of view VIEWID as it reads now, or NULL if the view is gone (a
+ * drop committed since the definitions were read).  Read from its rule
+ * rather than with pg_get_viewdef, which locks the view: an insert must
+ * not wait for, nor make wait, a DROP VIEW of one of several views.  The
+ * output columns take the view's column names, which ALTER VIEW ... RENAME
+ * COLUMN changes without touching the rule.
+ */
+static char *
+view_query_text(Oid viewid)
+{
+	HeapTuple	tuple;
+	Datum		action;
+	bool		isnull;
+	Query	   *query;
+	ListCell   *lc;
+
+	tuple = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(viewid),
+							CStringGetDatum(ViewSelectRuleName));
+	if (!HeapTupleIsValid(tuple))
+		return NULL;
+	action = SysCacheGetAttr(RULERELNAME, tuple, Anum_pg_rewrite_ev_action, &isnull);
+	query = isnull ? NULL : linitial_node(Query, (List *) stringToNode(TextDatumGetCString(action)));
+	ReleaseSysCache(tuple);
+	if (query == NULL)
+		return NULL;
+#if PG_VERSION_NUM < 160000
+
+	/*
+	 * Before PostgreSQL 16 a view's rule starts with two placeholder entries
+	 * for the view itself (OLD and NEW).  Deparsing would open, so lock, the
+	 * view through them: leave them out.
+	 */
+	if (list_length(query->rtable) >= 3 &&
+		rt_fetch(1, query->rtable)->relid == viewid &&
+		rt_fetch(2, query->rtable)->relid == viewid)
+	{
+		OffsetVarNodes((Node *) query, -2, 0);
+		query->rtable = list_delete_first(list_delete_first(query->rtable));
+	}
+#endif
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *te = lfirst_node(TargetEntry, lc);
+
+		if (te->resjunk)
+			continue;
+		te->resname = get_attname(viewid, te->resno, true);
+		if (te->resname == NULL)
+			return NULL;
+	}
+	return pg_get_querydef(query, false);
+}
+
+/*
  * Whether VIEW may join the run RUN[0 .. n-1]: same query and owner, a
  * target not yet in the run, and no TTL asking about the target of a view
  * of the run that has a TTL of its own.  A run is merged by one statement
@@ -249,9 +308,10 @@ fanout_source_runs(Oid sourceid, List **relids)
 	{
 		FanoutView *view = lfirst(lc);
 
+		view->query = view_query_text(view->viewid);
+		if (view->query == NULL)
+			continue;
 		fanout_check_source_access(sourceid, view->ownerid, view->name, false);
-		view->query = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_get_viewdef,
-																		  ObjectIdGetDatum(view->viewid))));
 		all[n++] = *view;
 		*relids = lappend_oid(*relids, view->viewid);
 		*relids = list_append_unique_oid(*relids, view->targetid);
