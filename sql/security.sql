@@ -195,5 +195,100 @@ SELECT trace_agg.rebuild_materialized_views('sec.recent');
 INSERT INTO sec.src3 VALUES ('fine', now());
 SELECT k FROM sec.recent;
 
-DROP SCHEMA IF EXISTS sec, evil, shared CASCADE;
-DROP ROLE sec_owner, sec_attacker, sec_ingest;
+-- More of the same, found by a hostile review.
+CREATE ROLE sec_mallory;
+CREATE ROLE sec_readers;
+CREATE SCHEMA mal AUTHORIZATION sec_mallory;
+GRANT USAGE ON SCHEMA sec TO sec_mallory;
+SET ROLE sec_owner;
+CREATE TABLE sec.events (k text, v int) USING trace_agg_null;
+CREATE TABLE sec.counts (k text PRIMARY KEY, n bigint);
+SELECT trace_agg.create_materialized_view('sec.counts_mv', 'sec.counts',
+    'SELECT k, count(*) AS n FROM sec.events GROUP BY k');
+GRANT SELECT, TRIGGER ON sec.events TO sec_readers;
+GRANT INSERT ON sec.counts TO sec_mallory;
+RESET ROLE;
+GRANT sec_readers TO sec_mallory;
+SET ROLE sec_mallory;
+CREATE TABLE mal.t (k text PRIMARY KEY, n bigint);
+CREATE TABLE mal.src (k text);
+-- A temporary view would vanish without its definition being forgotten.
+SELECT trace_agg.create_materialized_view('pg_temp.t_mv', 'mal.t',
+    'SELECT k, count(*) AS n FROM sec.events GROUP BY k');
+-- INSERT without UPDATE on a table does not make it a target.
+SELECT trace_agg.create_materialized_view('mal.into_counts_mv', 'sec.counts',
+    'SELECT k, count(*) AS n FROM mal.src GROUP BY k');
+-- A second trigger calling trace_agg.fanout() with another transition
+-- table name, plus a temporary table of the expected name, cannot feed
+-- forged rows into the owner's targets.
+RESET ROLE;
+SET ROLE sec_owner;
+GRANT INSERT ON sec.events TO sec_mallory;
+RESET ROLE;
+SET ROLE sec_mallory;
+CREATE TRIGGER rogue AFTER INSERT ON sec.events REFERENCING NEW TABLE AS other
+    FOR EACH STATEMENT EXECUTE FUNCTION trace_agg.fanout();
+CREATE TEMP TABLE trace_agg_new_rows (k text, v int);
+INSERT INTO trace_agg_new_rows VALUES ('forged', 1);
+INSERT INTO sec.events VALUES ('real', 1);
+DROP TABLE trace_agg_new_rows;
+RESET ROLE;
+DROP TRIGGER rogue ON sec.events;
+SET ROLE sec_mallory;
+-- A view through a group's rights, with a view of its own built on it.
+SELECT trace_agg.create_materialized_view('mal.t_mv', 'mal.t',
+    'SELECT k, count(*) AS n FROM sec.events GROUP BY k');
+CREATE VIEW mal.on_top AS SELECT * FROM mal.t_mv;
+INSERT INTO sec.events VALUES ('real', 1);
+RESET ROLE;
+-- Losing the membership stops the view at the next insert of a session
+-- that already prepared its statements.
+REVOKE sec_readers FROM sec_mallory;
+\set VERBOSITY terse
+INSERT INTO sec.events VALUES ('after revoke', 1);
+\set VERBOSITY default
+-- The source's owner drops it, with what its owner built on it, even
+-- without the right to use the schema it lives in.
+SET ROLE sec_owner;
+SELECT trace_agg.drop_materialized_view('mal.t_mv');
+RESET ROLE;
+INSERT INTO sec.events VALUES ('after drop', 1);
+SELECT 'counts' AS t, * FROM sec.counts UNION ALL SELECT 'mal', * FROM mal.t ORDER BY 1, 2;
+SELECT count(*) AS on_top_left FROM pg_class WHERE oid = to_regclass('mal.on_top');
+
+-- A TTL's reference must be readable by the target's owner: what it holds
+-- decides which rows the target gets.
+SET ROLE sec_owner;
+CREATE TABLE sec.hidden (k text PRIMARY KEY, ts timestamptz);
+CREATE TABLE sec.src4 (k text, ts timestamptz) USING trace_agg_null;
+RESET ROLE;
+CREATE TABLE mal.seen (k text PRIMARY KEY, ts timestamptz);
+ALTER TABLE mal.seen OWNER TO sec_mallory;
+GRANT INSERT, UPDATE ON mal.seen TO sec_owner;
+GRANT USAGE ON SCHEMA mal TO sec_owner;
+SET ROLE sec_owner;
+SELECT trace_agg.create_materialized_view('sec.seen_mv', 'mal.seen',
+    'SELECT k, max(ts) AS ts FROM sec.src4 GROUP BY k');
+RESET ROLE;
+INSERT INTO trace_agg.ttl (target, ttl_column, ttl, reference) VALUES ('mal.seen', 'ts', '1 day', 'sec.hidden');
+SELECT trace_agg.rebuild_materialized_views('mal.seen');
+\set VERBOSITY terse
+INSERT INTO sec.src4 VALUES ('k1', now());
+\set VERBOSITY default
+DELETE FROM trace_agg.ttl WHERE target = 'mal.seen'::regclass;
+
+-- Partitions and inheritance children are not sources: rows inserted into
+-- them directly would bypass the parent's views.
+CREATE TABLE sec.parted (k text, v int) PARTITION BY LIST (k);
+CREATE TABLE sec.parted_a PARTITION OF sec.parted FOR VALUES IN ('a');
+CREATE TABLE sec.parent (k text, v int);
+CREATE TABLE sec.child () INHERITS (sec.parent);
+CREATE TABLE sec.per_k (k text PRIMARY KEY, n bigint);
+SELECT trace_agg.create_materialized_view('sec.part_mv', 'sec.per_k', 'SELECT k, count(*) AS n FROM sec.parted_a GROUP BY k');
+SELECT trace_agg.create_materialized_view('sec.parent_mv', 'sec.per_k', 'SELECT k, count(*) AS n FROM sec.parent GROUP BY k');
+SELECT trace_agg.create_materialized_view('sec.parted_mv', 'sec.per_k', 'SELECT k, count(*) AS n FROM sec.parted GROUP BY k');
+INSERT INTO sec.parted VALUES ('a', 1);
+SELECT * FROM sec.per_k;
+
+DROP SCHEMA IF EXISTS sec, evil, shared, mal CASCADE;
+DROP ROLE sec_owner, sec_attacker, sec_ingest, sec_mallory, sec_readers;

@@ -59,13 +59,13 @@ extern char *fanout_qualified_name(Oid relid);
 
 /* fanout_catalog.c */
 extern void fanout_check_catalog_version(void);
-extern List *fanout_source_runs(Oid sourceid, List **relids);
+extern List *fanout_source_runs(Oid sourceid, Oid only_view, List **relids);
 extern void fanout_check_source_access(Oid sourceid, Oid roleid, const char *viewname,
 									   bool creating);
 
 /* fanout_trigger.c */
 extern int	fanout_pin_search_path(void);
-extern void fanout_check_statements(Oid sourceid);
+extern void fanout_check_statements(Oid sourceid, Oid viewid);
 extern void fanout_define_settings(void);
 
 /* ttl_worker.c */

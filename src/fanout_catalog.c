@@ -251,6 +251,24 @@ view_query_text(Oid viewid)
 	return pg_get_querydef(query, false);
 }
 
+static void
+check_reference_access(const FanoutView *view)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(view->targetid));
+	Oid			target_owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", view->targetid);
+	target_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	if (pg_class_aclcheck(view->ttl->reference, target_owner, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the TTL of table \"%s\" refers to table %s, which its owner may not read",
+						get_rel_name(view->targetid), fanout_qualified_name(view->ttl->reference)),
+				 errhint("Set the TTL again without that reference, or grant SELECT on it.")));
+}
+
 /*
  * Whether VIEW may join the run RUN[0 .. n-1]: same query and owner, a
  * target not yet in the run, and no TTL asking about the target of a view
@@ -277,14 +295,17 @@ joins_run(const FanoutView *run, int n, const FanoutView *view)
 
 /*
  * The runs of SOURCEID's views with their statements, in the order they
- * run; *RELIDS gets every relation they involve (views, targets, TTL
- * references), whose changes make the statements stale.  Every view's
- * owner is checked to still be allowed to read the source.  Must run
+ * run (or, with ONLY_VIEW, the statement of that view alone); *RELIDS gets
+ * every relation they involve (views, targets, TTL references), whose
+ * changes make the statements stale.  Every view's owner is checked to
+ * still be allowed to read the source, and a TTL's reference to be
+ * readable by the target's owner (who chose it: what the reference holds
+ * decides which rows the target gets).  Must run
  * inside SPI with search_path pinned to pg_catalog, so that the deparsed
  * queries and the statements qualify every name.
  */
 List *
-fanout_source_runs(Oid sourceid, List **relids)
+fanout_source_runs(Oid sourceid, Oid only_view, List **relids)
 {
 	List	   *views;
 	List	   *runs = NIL;
@@ -308,10 +329,14 @@ fanout_source_runs(Oid sourceid, List **relids)
 	{
 		FanoutView *view = lfirst(lc);
 
+		if (OidIsValid(only_view) && view->viewid != only_view)
+			continue;
 		view->query = view_query_text(view->viewid);
 		if (view->query == NULL)
 			continue;
 		fanout_check_source_access(sourceid, view->ownerid, view->name, false);
+		if (view->ttl && OidIsValid(view->ttl->reference))
+			check_reference_access(view);
 		all[n++] = *view;
 		*relids = lappend_oid(*relids, view->viewid);
 		*relids = list_append_unique_oid(*relids, view->targetid);

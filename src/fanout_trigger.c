@@ -177,7 +177,7 @@ copy_runs(List *runs)
  * in CacheMemoryContext until a relation involved changes.
  */
 static SourceStatements *
-build_statements(Oid sourceid)
+build_statements(Oid sourceid, Oid only_view)
 {
 	MemoryContext context;
 	MemoryContext oldcxt;
@@ -188,7 +188,7 @@ build_statements(Oid sourceid)
 	List	   *runs;
 	List	   *relids;
 
-	runs = fanout_source_runs(sourceid, &relids);
+	runs = fanout_source_runs(sourceid, only_view, &relids);
 	context = AllocSetContextCreate(CacheMemoryContext, "trace_agg fan-out statements",
 									ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(context);
@@ -283,7 +283,7 @@ source_statements(Oid sourceid)
 	}
 	for (;;)
 	{
-		ss = build_statements(sourceid);
+		ss = build_statements(sourceid, InvalidOid);
 		oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
 		cached_sources = lappend(cached_sources, ss);
 		MemoryContextSwitchTo(oldcxt);
@@ -351,19 +351,20 @@ claim_insert_token(Oid sourceid)
 }
 
 /*
- * Check that the statements of SOURCEID's views can be generated and
- * prepared, each as its owner, without keeping them: creating a view
- * calls this so that a mistake surfaces then, not at the next insert.
- * Must run inside SPI with search_path pinned.
+ * Check that the statement of view VIEWID of SOURCEID can be generated and
+ * prepared, as its owner, without keeping it: creating a view calls this
+ * so that a mistake surfaces then, not at the next insert (other views of
+ * the source, whoever owns them, are not its creator's concern).  Must run
+ * inside SPI with search_path pinned.
  */
 void
-fanout_check_statements(Oid sourceid)
+fanout_check_statements(Oid sourceid, Oid viewid)
 {
 	SourceStatements *ss;
 	ListCell   *lc;
 
 	register_new_rows(sourceid);
-	ss = build_statements(sourceid);
+	ss = build_statements(sourceid, viewid);
 	SPI_unregister_relation(FANOUT_NEW_ROWS);
 	foreach(lc, ss->plans)
 		SPI_freeplan(lfirst(lc));
@@ -406,6 +407,21 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trace_agg.fanout() must be an AFTER INSERT FOR EACH STATEMENT trigger with REFERENCING NEW TABLE AS " FANOUT_NEW_ROWS)));
 
+	/*
+	 * Only the trigger create_materialized_view made may run the views: a
+	 * second trigger naming its transition table otherwise would leave the
+	 * statements reading a relation of that name, say a temporary table
+	 * full of forged rows.
+	 */
+	if (strcmp(trigdata->tg_trigger->tgname, FANOUT_TRIGGER_NAME) != 0 ||
+		trigdata->tg_trigger->tgnewtable == NULL ||
+		strcmp(trigdata->tg_trigger->tgnewtable, FANOUT_NEW_ROWS) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trace_agg.fanout() may only run as trigger \"" FANOUT_TRIGGER_NAME "\" with REFERENCING NEW TABLE AS " FANOUT_NEW_ROWS),
+				 errdetail("Trigger \"%s\" on table \"%s\" calls it.",
+						   trigdata->tg_trigger->tgname, RelationGetRelationName(trigdata->tg_relation))));
+
 	if (tuplestore_tuple_count(trigdata->tg_newtable) == 0)
 		return PointerGetDatum(NULL);
 
@@ -444,8 +460,16 @@ trace_agg_fanout(PG_FUNCTION_ARGS)
 			FanoutRun  *run = lfirst(run_cell);
 			int			i;
 
+			/*
+			 * Rights can change without touching the relations (a role
+			 * loses a membership or BYPASSRLS), so each firing checks
+			 * them again; it costs a few cache lookups.
+			 */
 			for (i = 0; i < run->nviews; i++)
+			{
+				fanout_check_source_access(sourceid, run->views[i].ownerid, run->views[i].name, false);
 				has_ttl |= run->views[i].ttl != NULL;
+			}
 			SetUserIdAndSecContext(run->ownerid, save_sec_context |
 								   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 			/* a run's statement is a WITH query whose main part counts */

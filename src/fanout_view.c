@@ -25,9 +25,11 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "access/xact.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -132,6 +134,34 @@ ensure_trigger(Oid sourceid)
 		elog(ERROR, "could not create fan-out trigger on table %u", sourceid);
 }
 
+/*
+ * Sources and targets that would silently lose rows or outlive a view's
+ * definition are refused: a temporary table goes at the end of its session
+ * without a drop the views could see; rows inserted directly into a
+ * partition or an inheritance child fire no trigger of the parent (insert
+ * through a partitioned table instead, which is accepted).
+ */
+static void
+check_source_kind(Oid sourceid, Oid targetid, const char *viewname)
+{
+	if (get_rel_persistence(sourceid) == RELPERSISTENCE_TEMP ||
+		get_rel_persistence(targetid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialized view \"%s\" cannot read or write a temporary table", viewname)));
+	if (get_rel_relispartition(sourceid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"%s\" of materialized view \"%s\" is a partition", get_rel_name(sourceid), viewname),
+				 errdetail("Rows inserted through the partitioned table do not fire the partition's statement triggers."),
+				 errhint("Use the partitioned table as the source.")));
+	if (get_rel_relkind(sourceid) == RELKIND_RELATION && has_subclass(sourceid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"%s\" of materialized view \"%s\" has inheritance children", get_rel_name(sourceid), viewname),
+				 errdetail("Rows inserted into a child do not fire the parent's statement triggers.")));
+}
+
 /* The owner of a relation; InvalidOid if it is gone. */
 static Oid
 relation_owner(Oid relid)
@@ -169,8 +199,6 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	Oid			sourceid;
 	Oid			viewid;
 	char	   *normalized;
-	ObjectAddress view_address;
-	ObjectAddress target_address;
 	Oid			argtypes[3] = {OIDOID, OIDOID, OIDOID};
 	Datum		args[3];
 	int			nest;
@@ -195,8 +223,12 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	nest = fanout_pin_search_path();
 	normalized = pg_get_querydef(copyObject(query), false);
 
+	/* One creation at a time, so that the checks below see every view. */
+	catalog_write("LOCK TABLE trace_agg.materialized_view IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL);
+	check_source_kind(sourceid, targetid, name);
 	fanout_check_source_access(sourceid, GetUserId(), name, true);
-	if (pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT | ACL_UPDATE) != ACLCHECK_OK)
+	if (pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
+		pg_class_aclcheck(targetid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to create materialized view \"%s\"", name),
@@ -205,6 +237,11 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	check_not_chained(sourceid, targetid, name);
 
 	/* CREATE on the schema and a free name, as for any view. */
+	if (isAnyTempNamespace(LookupCreationNamespace(rv->schemaname)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialized view \"%s\" cannot be temporary", name),
+				 errdetail("A temporary view would go at the end of the session without being forgotten.")));
 	if (OidIsValid(get_relname_relid(rv->relname, LookupCreationNamespace(rv->schemaname))))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_TABLE),
@@ -218,11 +255,6 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	viewid = RangeVarGetRelid(rv, NoLock, false);
 	check_not_duplicate(viewid, sourceid, targetid, name);
 
-	/* Dropping the target drops the view, with CASCADE only. */
-	ObjectAddressSet(view_address, RelationRelationId, viewid);
-	ObjectAddressSet(target_address, RelationRelationId, targetid);
-	recordDependencyOn(&view_address, &target_address, DEPENDENCY_NORMAL);
-
 	args[0] = ObjectIdGetDatum(viewid);
 	args[1] = ObjectIdGetDatum(sourceid);
 	args[2] = ObjectIdGetDatum(targetid);
@@ -231,11 +263,45 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	ensure_trigger(sourceid);
 	CacheInvalidateRelcacheByRelid(sourceid);
 	CommandCounterIncrement();
-	fanout_check_statements(sourceid);
+	fanout_check_statements(sourceid, viewid);
 
 	AtEOXact_GUC(false, nest);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * The catalog's row trigger: a view depends on its target, so that dropping
+ * the target needs CASCADE, which drops the view, as dropping its source
+ * does.  A trigger rather than a call in create_materialized_view, so that
+ * the rows pg_restore copies back record it too.
+ */
+PG_FUNCTION_INFO_V1(trace_agg_record_view_dependency);
+Datum
+trace_agg_record_view_dependency(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	ObjectAddress view_address;
+	ObjectAddress target_address;
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trace_agg.record_view_dependency() must be an AFTER INSERT FOR EACH ROW trigger")));
+	desc = RelationGetDescr(trigdata->tg_relation);
+	ObjectAddressSet(view_address, RelationRelationId,
+					 DatumGetObjectId(heap_getattr(trigdata->tg_trigtuple, SPI_fnumber(desc, "view"),
+												   desc, &isnull)));
+	ObjectAddressSet(target_address, RelationRelationId,
+					 DatumGetObjectId(heap_getattr(trigdata->tg_trigtuple, SPI_fnumber(desc, "target"),
+												   desc, &isnull)));
+	recordDependencyOn(&view_address, &target_address, DEPENDENCY_NORMAL);
+	return PointerGetDatum(NULL);
 }
 
 /*
@@ -252,9 +318,10 @@ trace_agg_rebuild_materialized_views(PG_FUNCTION_ARGS)
 }
 
 /*
- * Drop a materialized view: its owner may, and so may the owner of its
- * source, as DROP TABLE ... CASCADE would drop it too: a view someone else
- * put on your table must never keep you from inserting into it.  The
+ * Drop a materialized view: its owner may, and so may the owners of its
+ * source and of its target, as DROP TABLE ... CASCADE would drop it too: a
+ * view someone else put on your table must never keep you from inserting
+ * into it or using it as you please.  The
  * Postgres view is dropped as its owner; the drop event trigger
  * (trace_agg.guard_drop) forgets the definition and, with the source's
  * last view, its trigger, whichever way the view goes.
@@ -266,20 +333,33 @@ trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		if_exists = PG_GETARG_BOOL(1);
 	RangeVar   *rv = view_range_var(PG_GETARG_TEXT_PP(0), InvalidOid);
-	Oid			viewid = RangeVarGetRelid(rv, NoLock, true);
+	Oid			viewid;
 	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(viewid)};
+	Datum		args[1];
 	Oid			owner;
 	Oid			sourceid;
+	Oid			targetid;
+	const char *behavior = "";
 	bool		isnull;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			nest;
 
+	/*
+	 * A qualified name is looked up without the right to use its schema:
+	 * the owner of a source must be able to name a view someone else put on
+	 * it in a schema of theirs (pg_class shows it to everyone anyway).
+	 */
+	if (rv->schemaname)
+		viewid = get_relname_relid(rv->relname, get_namespace_oid(rv->schemaname, true));
+	else
+		viewid = RangeVarGetRelid(rv, NoLock, true);
+	args[0] = ObjectIdGetDatum(viewid);
+
 	SPI_connect();
 	fanout_check_catalog_version();
 	nest = fanout_pin_search_path();
-	SPI_execute_with_args("SELECT source::pg_catalog.oid FROM trace_agg.materialized_view "
+	SPI_execute_with_args("SELECT source::pg_catalog.oid, target::pg_catalog.oid FROM trace_agg.materialized_view "
 						  "WHERE view OPERATOR(pg_catalog.=) $1",
 						  1, argtypes, args, NULL, true, 1);
 	if (SPI_processed == 0)
@@ -297,16 +377,22 @@ trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 	sourceid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	targetid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	owner = relation_owner(viewid);
-	if (!has_privs_of_role(GetUserId(), owner) &&
-		!has_privs_of_role(GetUserId(), relation_owner(sourceid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of materialized view \"%s\" or of its source", name)));
+	if (!has_privs_of_role(GetUserId(), owner))
+	{
+		if (!has_privs_of_role(GetUserId(), relation_owner(sourceid)) &&
+			!has_privs_of_role(GetUserId(), relation_owner(targetid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of materialized view \"%s\", of its source or of its target", name)));
+		/* what the view's owner built on it goes too, as with DROP TABLE ... CASCADE */
+		behavior = " CASCADE";
+	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_execute(psprintf("DROP VIEW %s", fanout_qualified_name(viewid)), false, 0);
+	SPI_execute(psprintf("DROP VIEW %s%s", fanout_qualified_name(viewid), behavior), false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	AtEOXact_GUC(false, nest);
@@ -335,7 +421,7 @@ trace_agg_materialized_view_statements(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	nest = fanout_pin_search_path();
-	runs = fanout_source_runs(sourceid, &relids);
+	runs = fanout_source_runs(sourceid, InvalidOid, &relids);
 	foreach(lc, runs)
 	{
 		FanoutRun  *run = lfirst(lc);

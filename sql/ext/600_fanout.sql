@@ -13,6 +13,17 @@ COMMENT ON TABLE trace_agg.materialized_view IS
 -- Definitions are user data: pg_dump keeps them.
 SELECT pg_catalog.pg_extension_config_dump('trace_agg.materialized_view', '');
 
+-- A view depends on its target (dropping the target needs CASCADE, which
+-- drops the view).  Recorded by a trigger so that pg_restore's copy of the
+-- rows records it too.
+CREATE FUNCTION trace_agg.record_view_dependency() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'trace_agg_record_view_dependency' LANGUAGE C;
+REVOKE ALL ON FUNCTION trace_agg.record_view_dependency() FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.record_view_dependency() IS
+    'internal trigger: records that a materialized view depends on its target';
+CREATE TRIGGER view_depends_on_target AFTER INSERT ON trace_agg.materialized_view
+    FOR EACH ROW EXECUTE FUNCTION trace_agg.record_view_dependency();
+
 CREATE TABLE trace_agg.ttl (
     target     regclass PRIMARY KEY,
     ttl_column name NOT NULL,
@@ -99,8 +110,8 @@ COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their q
 
 -- Every way a materialized view, its source or its target goes (DROP VIEW,
 -- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
--- A dropped view's definition is forgotten, and with a source's last view
--- its trigger; a target cannot go while a view still writes it (a drop that
+-- A dropped view's definition is forgotten (and any whose view is gone by
+-- a way no event trigger sees), and with a source's last view its trigger; a target cannot go while a view still writes it (a drop that
 -- takes the view too, by CASCADE, may), nor a TTL's reference.
 -- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
 -- table's owner can no longer be looked up by the TTL's row-level policy;
@@ -119,6 +130,7 @@ BEGIN
         SELECT m.target::oid AS table_oid, m.view::oid AS view, 'target' AS role
         FROM trace_agg.materialized_view m
         WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
+          AND EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
         UNION ALL
         SELECT t.reference::oid, NULL, 'reference'
         FROM trace_agg.ttl t
@@ -136,7 +148,9 @@ BEGIN
     END LOOP;
 
     FOR src IN
-        DELETE FROM trace_agg.materialized_view m WHERE m.view = ANY (dropped) RETURNING m.source
+        DELETE FROM trace_agg.materialized_view m
+        WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
+        RETURNING m.source
     LOOP
         IF NOT src = ANY (dropped)
            AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)

@@ -22,6 +22,17 @@ SELECT pg_catalog.pg_extension_config_dump('trace_agg.materialized_view', '');
 REVOKE ALL ON trace_agg.materialized_view FROM PUBLIC;
 GRANT SELECT ON trace_agg.materialized_view TO PUBLIC;
 
+-- A view depends on its target (dropping the target needs CASCADE, which
+-- drops the view).  Recorded by a trigger so that pg_restore's copy of the
+-- rows records it too.
+CREATE FUNCTION trace_agg.record_view_dependency() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'trace_agg_record_view_dependency' LANGUAGE C;
+REVOKE ALL ON FUNCTION trace_agg.record_view_dependency() FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.record_view_dependency() IS
+    'internal trigger: records that a materialized view depends on its target';
+CREATE TRIGGER view_depends_on_target AFTER INSERT ON trace_agg.materialized_view
+    FOR EACH ROW EXECUTE FUNCTION trace_agg.record_view_dependency();
+
 -- Each 0.1 view's stored query (qualified, as 0.1 normalized it) becomes a
 -- Postgres view owned by the view's owner.  A view whose owner was dropped
 -- could not run any more (every insert into its source failed): it is
@@ -30,6 +41,8 @@ DO $$
 DECLARE
     v record;
     view_oid oid;
+    name text;
+    n integer;
 BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     FOR v IN SELECT m.view_name, m.source, m.target, m.query, m.owner::oid AS owner,
@@ -43,13 +56,21 @@ BEGIN
             RAISE WARNING 'materialized view "%" is dropped: its owner (OID %) no longer exists', v.view_name, v.owner;
             CONTINUE;
         END IF;
-        EXECUTE format('CREATE VIEW %I.%I AS %s', v.schema, v.view_name, v.query);
-        view_oid := format('%I.%I', v.schema, v.view_name)::regclass;
+        name := v.view_name;
+        n := 0;
+        WHILE EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+                      WHERE s.nspname = v.schema AND c.relname = name) LOOP
+            n := n + 1;
+            name := left(v.view_name, 50) || '_' || n;
+        END LOOP;
+        IF name <> v.view_name THEN
+            RAISE NOTICE 'materialized view "%" is now %.%: a relation % already exists there',
+                         v.view_name, quote_ident(v.schema), quote_ident(name), quote_ident(v.view_name);
+        END IF;
+        EXECUTE format('CREATE VIEW %I.%I AS %s', v.schema, name, v.query);
+        view_oid := format('%I.%I', v.schema, name)::regclass;
         EXECUTE format('ALTER EXTENSION trace_agg DROP VIEW %s', view_oid::regclass);
         EXECUTE format('ALTER VIEW %s OWNER TO %I', view_oid::regclass, (SELECT rolname FROM pg_roles WHERE oid = v.owner));
-        -- Dropping the target needs CASCADE, as for views created by 0.2.
-        INSERT INTO pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype)
-        VALUES ('pg_class'::regclass, view_oid, 0, 'pg_class'::regclass, v.target, 0, 'n');
         INSERT INTO trace_agg.materialized_view (view, source, target) VALUES (view_oid, v.source, v.target);
     END LOOP;
     FOR v IN SELECT DISTINCT m.source FROM trace_agg.materialized_view_0_1 m
@@ -93,8 +114,8 @@ COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their q
 
 -- Every way a materialized view, its source or its target goes (DROP VIEW,
 -- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
--- A dropped view's definition is forgotten, and with a source's last view
--- its trigger; a target cannot go while a view still writes it (a drop that
+-- A dropped view's definition is forgotten (and any whose view is gone by
+-- a way no event trigger sees), and with a source's last view its trigger; a target cannot go while a view still writes it (a drop that
 -- takes the view too, by CASCADE, may), nor a TTL's reference.
 -- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
 -- table's owner can no longer be looked up by the TTL's row-level policy;
@@ -113,6 +134,7 @@ BEGIN
         SELECT m.target::oid AS table_oid, m.view::oid AS view, 'target' AS role
         FROM trace_agg.materialized_view m
         WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
+          AND EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
         UNION ALL
         SELECT t.reference::oid, NULL, 'reference'
         FROM trace_agg.ttl t
@@ -130,7 +152,9 @@ BEGIN
     END LOOP;
 
     FOR src IN
-        DELETE FROM trace_agg.materialized_view m WHERE m.view = ANY (dropped) RETURNING m.source
+        DELETE FROM trace_agg.materialized_view m
+        WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
+        RETURNING m.source
     LOOP
         IF NOT src = ANY (dropped)
            AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
