@@ -76,7 +76,10 @@ ta_build_install() {
 		lib=$(dirname "$TA_BINDIR")
 		share=$("$PG_CONFIG" --sharedir)
 		mkdir -p "$TA_SANDBOX$lib" "$TA_SANDBOX$share"
-		[ -x "$TA_SANDBOX$TA_BINDIR/postgres" ] || {
+		# (copied again when the server was rebuilt since)
+		cmp -s "$TA_BINDIR/postgres" "$TA_SANDBOX$TA_BINDIR/postgres" || {
+			rm -rf "$TA_SANDBOX$lib" "$TA_SANDBOX$share"
+			mkdir -p "$TA_SANDBOX$lib" "$TA_SANDBOX$share"
 			cp -a "$lib/." "$TA_SANDBOX$lib/"
 			cp -a "$share/." "$TA_SANDBOX$share/"
 		}
