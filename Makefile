@@ -29,8 +29,12 @@ trace_agg--$(EXTVERSION).sql: $(SCRIPT_PARTS)
 	cat $^ > $@
 
 # The benchmark and the ingest profile (test/bench/): make bench [EVENTS=N]
-.PHONY: bench profile
+.PHONY: bench profile matrix
 bench:
 	test/bench/run $(EVENTS)
 profile:
 	test/bench/profile $(EVENTS)
+
+# The suite against the other PostgreSQL majors Debian serves (test/matrix).
+matrix:
+	test/matrix

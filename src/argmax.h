@@ -40,6 +40,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 
+#include "compat.h"
+
 typedef enum ArgMaxValueType
 {
 	ARGMAX_VALUE_TEXT = 1,

@@ -40,7 +40,7 @@
 
 #include "argmax.h"
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 report_bad_literal(ArgMaxValueType vtype, const char *str, const char *detail)
 {
 	ereport(ERROR,
@@ -292,7 +292,7 @@ argmax_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 report_bad_binary(ArgMaxValueType vtype, const char *detail)
 {
 	ereport(ERROR,

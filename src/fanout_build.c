@@ -34,6 +34,7 @@
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "fanout.h"
 
 /* How a column of the target absorbs a new partial aggregate. */
@@ -171,6 +172,9 @@ analyze_view_query(const char *query_text, const char *viewname)
 						 "LIMIT or OFFSET", viewname);
 	refuse_query_feature(query->rowMarks != NIL, "FOR UPDATE or FOR SHARE", viewname);
 	refuse_query_feature(query->groupClause == NIL, "no GROUP BY", viewname);
+
+	/* From 18 on: drop the RTE_GROUP entry, which is no table read */
+	ta_flatten_group_rte(query);
 
 	if (list_length(query->rtable) != 1 ||
 		list_length(query->jointree->fromlist) != 1 ||

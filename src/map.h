@@ -16,6 +16,8 @@
 #include "fmgr.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
+
 #ifndef HAVE_INT128
 #error "trace_agg maps need a 128-bit integer type"
 #endif

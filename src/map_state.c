@@ -278,7 +278,7 @@ map_state_serialize(MapState *state)
 	return pq_endtypsend(&buf);
 }
 
-static void report_bad_state(const char *detail) pg_attribute_noreturn();
+pg_noreturn static void report_bad_state(const char *detail);
 
 static void
 report_bad_state(const char *detail)

@@ -144,7 +144,7 @@ value_for_message(const MapPair *pair)
 	return text;
 }
 
-static void report_wrong_kind(MapType type, const MapPair *pair) pg_attribute_noreturn();
+pg_noreturn static void report_wrong_kind(MapType type, const MapPair *pair);
 
 /* Rejects a value of the wrong JSON kind for its map. */
 static void

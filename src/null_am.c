@@ -46,19 +46,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "null_am.h"
-
-/* Postgres 16 renamed RelFileNode to RelFileLocator. */
-#if PG_VERSION_NUM < 160000
-typedef RelFileNode RelFileLocator;
-#endif
-
-/* Postgres 17 moved the local transaction id into PGPROC.vxid. */
-#if PG_VERSION_NUM >= 170000
-#define CURRENT_LOCAL_XID	(MyProc->vxid.lxid)
-#else
-#define CURRENT_LOCAL_XID	(MyProc->lxid)
-#endif
 
 /* trace_agg.allow_discard: accept inserts that nothing reads */
 static bool allow_discard = false;
@@ -230,7 +219,7 @@ check_insert(Relation rel, CommandId cid)
 	Oid			origid = rel->rd_rel->relrewrite;
 
 	if (RelationGetRelid(rel) == accepted_relid &&
-		cid == accepted_cid && CURRENT_LOCAL_XID == accepted_lxid)
+		cid == accepted_cid && TA_CURRENT_LOCAL_XID(MyProc) == accepted_lxid)
 		return;
 
 	if (OidIsValid(origid))
@@ -259,7 +248,7 @@ check_insert(Relation rel, CommandId cid)
 		refuse_unread_rows(rel, relname);
 
 	accepted_relid = RelationGetRelid(rel);
-	accepted_lxid = CURRENT_LOCAL_XID;
+	accepted_lxid = TA_CURRENT_LOCAL_XID(MyProc);
 	accepted_cid = cid;
 }
 

@@ -6,7 +6,21 @@
 # postgres user, in directories that user owns.
 
 TA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TA_PACKAGES="postgresql-15 postgresql-server-dev-15 libzstd-dev libipc-run-perl make gcc"
+# Debian's 15 is the server unless PG_CONFIG names another installed one.
+if [ -n "${PG_CONFIG:-}" ]; then
+	TA_PACKAGES="libzstd-dev libipc-run-perl make gcc"
+else
+	TA_PACKAGES="postgresql-15 postgresql-server-dev-15 libzstd-dev libipc-run-perl make gcc"
+fi
+
+# Nothing may depend on the caller's locale, which may be none at all: the
+# instances are made with UTF8 and C.UTF-8 (initdb, and pg_regress, which
+# takes the locale from the environment), and every client runs in it too.
+for ta_v in LANGUAGE LC_ALL $(compgen -e | grep '^LC_'); do
+	unset "$ta_v"
+done
+unset ta_v
+export LANG=C.UTF-8
 
 ta_log() { printf '== %s\n' "$*" >&2; }
 
@@ -46,8 +60,14 @@ ta_install_packages() {
 
 ta_build_install() {
 	export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-	ta_log "building and installing trace_agg with $PG_CONFIG"
-	make -C "$TA_ROOT" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+	ta_log "building and installing trace_agg with $PG_CONFIG ($("$PG_CONFIG" --version))"
+	# Objects built against another server must not be reused for this one.
+	local built_for=$TA_ROOT/.built-for now
+	now="$PG_CONFIG $("$PG_CONFIG" --version)"
+	[ "$(cat "$built_for" 2>/dev/null)" = "$now" ] ||
+		make -C "$TA_ROOT" -s PG_CONFIG="$PG_CONFIG" clean >/dev/null
+	make -C "$TA_ROOT" -s PG_CONFIG="$PG_CONFIG" >/dev/null || return 1
+	echo "$now" >"$built_for"
 	TA_BINDIR=$("$PG_CONFIG" --bindir)
 	if [ -n "${TA_SANDBOX:-}" ]; then
 		# A private, relocated copy of the server with the extension in it,
@@ -56,7 +76,10 @@ ta_build_install() {
 		lib=$(dirname "$TA_BINDIR")
 		share=$("$PG_CONFIG" --sharedir)
 		mkdir -p "$TA_SANDBOX$lib" "$TA_SANDBOX$share"
-		[ -x "$TA_SANDBOX$TA_BINDIR/postgres" ] || {
+		# (copied again when the server was rebuilt since)
+		cmp -s "$TA_BINDIR/postgres" "$TA_SANDBOX$TA_BINDIR/postgres" || {
+			rm -rf "$TA_SANDBOX$lib" "$TA_SANDBOX$share"
+			mkdir -p "$TA_SANDBOX$lib" "$TA_SANDBOX$share"
 			cp -a "$lib/." "$TA_SANDBOX$lib/"
 			cp -a "$share/." "$TA_SANDBOX$share/"
 		}
@@ -101,7 +124,8 @@ ta_free_port() {
 ta_start_instance() {
 	local dir=$1 port
 	port=$(ta_free_port)
-	ta_as_pg "$TA_BINDIR/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 ||
+	ta_as_pg "$TA_BINDIR/initdb" -D "$dir/data" -A trust -U postgres --no-sync \
+		--encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; return 1; }
 	cat >>"$dir/data/postgresql.conf" <<CONF
 port = $port
