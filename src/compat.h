@@ -70,4 +70,29 @@ ta_flatten_group_rte(Query *query)
 #define ta_flatten_group_rte(query)	((void) (query))
 #endif
 
+/*
+ * Before 16 a view's rule starts with two placeholder range-table entries
+ * for the view itself (OLD and NEW).  Deparsing the rule's query would
+ * open, so lock, the view through them: ta_drop_view_rule_placeholders()
+ * leaves them out, as 16 and later never have them.
+ */
+#if PG_VERSION_NUM < 160000
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+
+static inline void
+ta_drop_view_rule_placeholders(Query *query, Oid viewid)
+{
+	if (list_length(query->rtable) >= 3 &&
+		rt_fetch(1, query->rtable)->relid == viewid &&
+		rt_fetch(2, query->rtable)->relid == viewid)
+	{
+		OffsetVarNodes((Node *) query, -2, 0);
+		query->rtable = list_delete_first(list_delete_first(query->rtable));
+	}
+}
+#else
+#define ta_drop_view_rule_placeholders(query, viewid)	((void) (query), (void) (viewid))
+#endif
+
 #endif							/* TRACE_AGG_COMPAT_H */

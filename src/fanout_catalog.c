@@ -24,8 +24,6 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
-#include "parser/parsetree.h"
-#include "rewrite/rewriteManip.h"
 #include "rewrite/rewriteSupport.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -34,6 +32,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "fanout.h"
 
 /* Columns of the definitions query. */
@@ -223,21 +222,7 @@ view_query_text(Oid viewid)
 	ReleaseSysCache(tuple);
 	if (query == NULL)
 		return NULL;
-#if PG_VERSION_NUM < 160000
-
-	/*
-	 * Before PostgreSQL 16 a view's rule starts with two placeholder entries
-	 * for the view itself (OLD and NEW).  Deparsing would open, so lock, the
-	 * view through them: leave them out.
-	 */
-	if (list_length(query->rtable) >= 3 &&
-		rt_fetch(1, query->rtable)->relid == viewid &&
-		rt_fetch(2, query->rtable)->relid == viewid)
-	{
-		OffsetVarNodes((Node *) query, -2, 0);
-		query->rtable = list_delete_first(list_delete_first(query->rtable));
-	}
-#endif
+	ta_drop_view_rule_placeholders(query, viewid);
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *te = lfirst_node(TargetEntry, lc);
