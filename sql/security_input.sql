@@ -38,8 +38,11 @@ $$;
 CREATE TYPE sec.raw;
 CREATE FUNCTION sec.raw_in(cstring) RETURNS sec.raw
     AS 'byteain' LANGUAGE internal IMMUTABLE STRICT;
+-- (the notice that raw is only a shell differs between majors)
+SET client_min_messages = warning;
 CREATE FUNCTION sec.raw_out(sec.raw) RETURNS cstring
     AS 'byteaout' LANGUAGE internal IMMUTABLE STRICT;
+RESET client_min_messages;
 CREATE TYPE sec.raw (
     INPUT = sec.raw_in, OUTPUT = sec.raw_out,
     INTERNALLENGTH = VARIABLE, ALIGNMENT = double, STORAGE = external);
