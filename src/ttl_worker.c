@@ -2,20 +2,33 @@
  * ttl_worker.c
  *		The background worker that removes expired rows of TTL targets.
  *
- * ClickHouse drops expired rows during merges; here one worker per database
+ * ClickHouse drops expired rows during merges; here a worker per database
  * deletes them in small batches, each in its own transaction, skipping rows
  * an ingesting transaction holds, so that it never makes ingestion wait for
  * long.  No shared_preload_libraries entry and no outside scheduler are
  * needed: the worker is started on demand (by trace_agg.set_ttl() and by the
- * fan-out when it writes a TTL target or records an insert token) and exits
- * when the database has no TTL and no insert token left, or the extension is
- * dropped.  Each round also forgets insert tokens past their window.  A session-level advisory lock keeps
- * it to one worker per database.
+ * fan-out when it writes a TTL target or records an insert token).
+ *
+ * One worker process does one round: it sleeps trace_agg.ttl_naptime
+ * before it connects to its database, purges every target (each as its
+ * owner, see ttl_purge.c) and forgets expired insert tokens, starts its
+ * successor if a TTL or a token is left, and exits.  So it is connected only
+ * while it works: DROP DATABASE, which waits a few seconds for other
+ * sessions to leave, never finds it in the way (and a round in progress
+ * stops between two batches when it sees a DROP DATABASE waiting), and a
+ * worker is never restarted against a database that is gone.  A failing
+ * target is reported once per round and skipped; the worker itself never
+ * exits with an error it could be restarted for.
+ *
+ * At most one worker per database holds a session lock whose tag no SQL
+ * function can take (an advisory tag with a field the SQL advisory lock
+ * functions never set), from its start to its exit; a second one started
+ * meanwhile exits at once.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/pg_type.h"
+#include "catalog/pg_database.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -24,21 +37,36 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "fanout.h"
+#include "ttl.h"
 
 #define TTL_WORKER_TYPE "trace_agg ttl"
-#define TTL_WORKER_LOCK_KEY 0x74746c	/* advisory lock key: "ttl" */
+
+/*
+ * The worker's lock: an advisory tag (database, "ttl", 0) whose last field
+ * is neither 1 nor 2, the only values pg_advisory_lock() and its kin use,
+ * so no session can take it from SQL.  pg_locks shows it as an advisory
+ * lock with objsubid 29812.
+ */
+#define TTL_WORKER_LOCK_KEY 0x74746c	/* "ttl" */
+#define TTL_WORKER_LOCK_FIELD4 0x7474
 
 static int	ttl_naptime = 60;
 static int	ttl_batch_size = 5000;
+static bool ttl_worker_enabled = true;
 static bool start_requested = false;
+static BackgroundWorkerHandle *started_handle = NULL;
 
 PGDLLEXPORT void trace_agg_ttl_worker_main(Datum main_arg);
 
@@ -53,166 +81,338 @@ ttl_worker_define_settings(void)
 							"Rows the TTL worker deletes per transaction.",
 							NULL, &ttl_batch_size, 5000, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("trace_agg.ttl_worker",
+							 "Whether the TTL worker purges (off pauses it, e.g. for one database with ALTER DATABASE).",
+							 NULL, &ttl_worker_enabled, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
-/* Run one SQL statement in its own transaction; returns its first column. */
-static int64
-run_in_transaction(const char *sql, bool *found)
+static void
+worker_lock_tag(LOCKTAG *tag, Oid dboid)
 {
-	int64		result = 0;
+	SET_LOCKTAG_ADVISORY(*tag, dboid, TTL_WORKER_LOCK_KEY, 0, TTL_WORKER_LOCK_FIELD4);
+}
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, sql);
-	SPI_execute(sql, false, 0);
-	*found = SPI_processed > 0;
-	if (*found)
+/* Session locks of a process that never connected are not released for it. */
+static void
+release_worker_lock(int code, Datum arg)
+{
+	LockReleaseAll(USER_LOCKMETHOD, true);
+}
+
+/*
+ * Is someone waiting to drop (or rename, or move) this database?  Those
+ * hold its lock in a mode that conflicts with every other, and give other
+ * sessions a few seconds to leave.
+ */
+static bool
+database_wanted(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+	if (LockAcquire(&tag, AccessShareLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, AccessShareLock, true);
+	return false;
+}
+
+/*
+ * Run one step of a round in its own transaction.  An error is reported as
+ * a warning naming what failed, and the round goes on with the next step.
+ */
+typedef int64 (*RoundStep) (Oid targetid, char **what);
+
+static MemoryContext step_context = NULL;
+
+static int64
+run_step(RoundStep step, Oid targetid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *what = NULL;
+	int64		result = -1;
+
+	if (step_context == NULL)
+		step_context = AllocSetContextCreate(TopMemoryContext, "trace_agg TTL worker step",
+											 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(step_context);
+	PG_TRY();
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			result = DatumGetInt64(d);
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		result = step(targetid, &what);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("trace_agg TTL worker could not %s: %s",
+						what ? what : psprintf("purge table with OID %u", targetid), edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("The worker tries again next round; the other targets are purged meanwhile.")));
+		FreeErrorData(edata);
+		result = -1;
+	}
+	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return result;
 }
 
+/* A round step: one batch of one target; -1 when skipped. */
+static int64
+purge_step(Oid targetid, char **what)
+{
+	Oid			owner;
+	char	   *name = get_rel_name(targetid);
+
+	if (name == NULL)
+		return -1;
+	*what = MemoryContextStrdup(step_context,
+								psprintf("purge table %s",
+										 quote_qualified_identifier(get_namespace_name(get_rel_namespace(targetid)),
+																	name)));
+	pgstat_report_activity(STATE_RUNNING, *what);
+	if (!ttl_lock_target(targetid, true, &owner))
+		return -1;
+	return ttl_purge_batch(targetid, owner, ttl_batch_size);
+}
+
+/* A round step: forget expired insert tokens; returns how many are left. */
+static int64
+tokens_step(Oid unused, char **what)
+{
+	*what = "forget expired insert tokens";
+	pgstat_report_activity(STATE_RUNNING, *what);
+	return ttl_purge_insert_tokens();
+}
+
 /*
- * One round: purge each TTL target in batches.  Returns false when there is
- * nothing left to look after (no extension, or no TTL).
+ * A round step: the TTL targets (into *targets), or -1 when the extension
+ * is gone; returns whether insert tokens are recorded.
+ */
+static List *round_targets;
+
+static int64
+list_step(Oid unused, char **what)
+{
+	uint64		i;
+	int64		tokens;
+
+	*what = "read the TTL catalog";
+	SPI_connect();
+	SPI_execute("SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'trace_agg'", true, 1);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return -1;
+	}
+	SPI_execute("SELECT target::pg_catalog.oid FROM trace_agg.ttl ORDER BY target", true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		round_targets = lappend_oid(round_targets,
+									DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																   SPI_tuptable->tupdesc, 1, &isnull)));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_execute("SELECT FROM trace_agg.insert_token", true, 1);
+	tokens = SPI_processed;
+	SPI_finish();
+	return tokens;
+}
+
+/*
+ * One round over every target.  Returns whether a successor should come:
+ * a TTL or an insert token is left, and no one is dropping the database.
  */
 static bool
 purge_round(void)
 {
-	bool		found;
-	int64		ntargets;
-	int64		ntokens;
-	int64		i;
+	int64		tokens = run_step(list_step, InvalidOid);
+	ListCell   *lc;
 
-	run_in_transaction("SELECT 1::int8 FROM pg_catalog.pg_extension WHERE extname = 'trace_agg'", &found);
-	if (!found)
+	if (tokens < 0)
 		return false;
-	ntokens = run_in_transaction("SELECT trace_agg.purge_insert_tokens()", &found);
-	ntargets = run_in_transaction("SELECT count(*) FROM trace_agg.ttl", &found);
-	for (i = 0; i < ntargets; i++)
+	if (!ttl_worker_enabled)
+		return round_targets != NIL || tokens > 0;
+	if (tokens > 0)
+		tokens = run_step(tokens_step, InvalidOid);
+	foreach(lc, round_targets)
 	{
-		char	   *sql = psprintf("SELECT trace_agg.purge_expired_batch(target, %d) "
-								   "FROM trace_agg.ttl ORDER BY target OFFSET " INT64_FORMAT " LIMIT 1",
-								   ttl_batch_size, i);
+		int64		deleted;
 
-		while (run_in_transaction(sql, &found) >= ttl_batch_size)
+		do
+		{
 			CHECK_FOR_INTERRUPTS();
+			if (database_wanted())
+				return false;
+			deleted = run_step(purge_step, lfirst_oid(lc));
+		} while (deleted >= ttl_batch_size);
 	}
-	return ntargets > 0 || ntokens > 0;
+	return round_targets != NIL || tokens != 0;
 }
 
-void
-trace_agg_ttl_worker_main(Datum main_arg)
+/* Sleep before connecting, reloading the configuration when asked. */
+static void
+nap(int seconds)
 {
-	bool		found;
-
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
-	pgstat_report_appname(TTL_WORKER_TYPE);
-
-	if (!run_in_transaction(psprintf("SELECT 1::int8 WHERE pg_catalog.pg_try_advisory_lock(%d)",
-									 TTL_WORKER_LOCK_KEY), &found) || !found)
-		proc_exit(0);			/* another worker looks after this database */
+	TimestampTz wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), seconds * 1000L);
 
 	for (;;)
 	{
+		long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake);
+
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!purge_round())
-			proc_exit(0);
+		if (ms <= 0)
+			return;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 ttl_naptime * 1000L, PG_WAIT_EXTENSION);
+						 ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
 
-static void
-start_worker(void)
+static BackgroundWorkerHandle *
+start_worker(Oid dboid, int naptime)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	MemoryContext old;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 60;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "trace_agg");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "trace_agg_ttl_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, TTL_WORKER_TYPE " for database %u", MyDatabaseId);
+	snprintf(worker.bgw_name, BGW_MAXLEN, TTL_WORKER_TYPE " for database %u", dboid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, TTL_WORKER_TYPE);
-	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	memcpy(worker.bgw_extra, &naptime, sizeof(naptime));
 
+	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start the trace_agg TTL worker"),
 				 errhint("Raise max_worker_processes, or run trace_agg.purge_expired() by hand.")));
+		handle = NULL;
+	}
+	MemoryContextSwitchTo(old);
+	return handle;
 }
 
 /*
- * The worker is started when the transaction that asked for it commits: a
- * worker started earlier could look before the new TTL is visible, find
- * nothing to do and exit.
+ * The worker's main.  Its argument is its database; bgw_extra holds the
+ * naptime its starter saw (so that ALTER DATABASE ... SET
+ * trace_agg.ttl_naptime applies from the second round on).
+ */
+void
+trace_agg_ttl_worker_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	int			naptime;
+	LOCKTAG		tag;
+	bool		more;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	memcpy(&naptime, MyBgworkerEntry->bgw_extra, sizeof(naptime));
+
+	before_shmem_exit(release_worker_lock, (Datum) 0);
+	worker_lock_tag(&tag, dboid);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		proc_exit(0);			/* another worker looks after this database */
+
+	nap(naptime);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname(TTL_WORKER_TYPE);
+	more = purge_round();
+
+	/* Let the successor take the lock, then start it. */
+	LockRelease(&tag, ExclusiveLock, true);
+	if (more)
+		(void) start_worker(dboid, ttl_naptime);
+	proc_exit(0);
+}
+
+/*
+ * Does this database's worker run (or is one about to)?  The lock is tried
+ * and released at once; a worker this backend started that has not taken
+ * it yet counts too, so that repeated calls register one worker.
+ */
+static bool
+worker_is_running(void)
+{
+	LOCKTAG		tag;
+	pid_t		pid;
+
+	if (started_handle != NULL)
+	{
+		BgwHandleStatus status = GetBackgroundWorkerPid(started_handle, &pid);
+
+		if (status == BGWH_NOT_YET_STARTED || status == BGWH_STARTED)
+			return true;
+		pfree(started_handle);
+		started_handle = NULL;
+	}
+	worker_lock_tag(&tag, MyDatabaseId);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, true);
+	return false;
+}
+
+/*
+ * The worker is registered when the transaction that asked for it is about
+ * to commit (a transaction that rolls back starts none); it sleeps its
+ * naptime before it looks, so it sees what the transaction wrote.
  */
 static void
-start_worker_at_commit(XactEvent event, void *arg)
+start_worker_before_commit(XactEvent event, void *arg)
 {
 	if (!start_requested)
 		return;
-	if (event == XACT_EVENT_COMMIT)
+	if (event == XACT_EVENT_PRE_COMMIT)
 	{
 		start_requested = false;
-		start_worker();
+		if (!worker_is_running())
+			started_handle = start_worker(MyDatabaseId, ttl_naptime);
 	}
 	else if (event == XACT_EVENT_ABORT)
 		start_requested = false;
 }
 
-static void
-request_worker_start(void)
+void
+ttl_worker_request_start(void)
 {
 	static bool callback_registered = false;
 
 	if (!callback_registered)
 	{
-		RegisterXactCallback(start_worker_at_commit, NULL);
+		RegisterXactCallback(start_worker_before_commit, NULL);
 		callback_registered = true;
 	}
 	start_requested = true;
-}
-
-static bool
-worker_is_running(void)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(MyDatabaseId)};
-	bool		running;
-
-	SPI_connect();
-	SPI_execute_with_args("SELECT FROM pg_catalog.pg_stat_activity "
-						  "WHERE backend_type OPERATOR(pg_catalog.=) '" TTL_WORKER_TYPE "' "
-						  "AND datid OPERATOR(pg_catalog.=) $1",
-						  1, argtypes, args, NULL, true, 1);
-	running = SPI_processed > 0;
-	SPI_finish();
-	return running;
 }
 
 /*
@@ -230,7 +430,7 @@ ttl_worker_ensure_running(void)
 		return;
 	last_check = now;
 	if (!worker_is_running())
-		request_worker_start();
+		ttl_worker_request_start();
 }
 
 PG_FUNCTION_INFO_V1(trace_agg_start_ttl_worker);
@@ -240,6 +440,6 @@ trace_agg_start_ttl_worker(PG_FUNCTION_ARGS)
 	bool		running = worker_is_running();
 
 	if (!running)
-		request_worker_start();
+		ttl_worker_request_start();
 	PG_RETURN_BOOL(!running);
 }
