@@ -110,6 +110,8 @@ END
 $$;
 COMMENT ON FUNCTION trace_agg.detach_dropped_reference() IS
     'event trigger: a dropped table stops being the reference of the TTLs naming it';
+-- Only the event trigger runs it (Postgres checks no right when it does).
+REVOKE EXECUTE ON FUNCTION trace_agg.detach_dropped_reference() FROM PUBLIC;
 
 CREATE EVENT TRIGGER trace_agg_detach_reference ON sql_drop
     EXECUTE FUNCTION trace_agg.detach_dropped_reference();
