@@ -37,6 +37,13 @@ SELECT trace_agg.set_ttl('mine', 'nope', '1 day');
 SELECT trace_agg.set_ttl('mine', 'ts', '-1 day');
 SELECT trace_agg.set_ttl('mine', 'ts', NULL);
 SELECT trace_agg.set_ttl('pg_catalog.pg_class'::regclass, 'ts', '1 day');
+CREATE TEMP TABLE mine_for_now (LIKE mine);
+SELECT trace_agg.set_ttl('mine_for_now', 'ts', '1 day');
+SELECT trace_agg.set_ttl('mine', 'ts', '1 day', 'mine_for_now');
+CREATE VIEW mine_view AS SELECT * FROM mine;
+SELECT trace_agg.set_ttl('mine', 'ts', '1 day', 'mine_view');
+DROP VIEW mine_view;
+DROP TABLE mine_for_now;
 -- Reading is as before: a role reads the TTLs of its own tables.
 SELECT trace_agg.set_ttl('mine', 'ts', '1 day');
 SELECT target, ttl_column, ttl, reference FROM trace_agg.ttl ORDER BY target::text;

@@ -79,6 +79,12 @@ lock_ttl_table(Oid relid, const char *role)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", NameStr(form->relname)),
 				 errdetail("The %s of a TTL must be a table.", role)));
+	/* The worker cannot read another session's temporary table, and its end drops it unseen. */
+	if (form->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a temporary table", NameStr(form->relname)),
+				 errdetail("The %s of a TTL must be a permanent or unlogged table.", role)));
 	owner = form->relowner;
 	ReleaseSysCache(tuple);
 	return owner;
