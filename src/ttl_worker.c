@@ -18,7 +18,11 @@
  * stops between two batches when it sees a DROP DATABASE waiting), and a
  * worker is never restarted against a database that is gone.  A failing
  * target is reported once per round and skipped; the worker itself never
- * exits with an error it could be restarted for.
+ * exits with an error it could be restarted for.  A batch that runs longer
+ * than trace_agg.ttl_batch_timeout (a target owner's trigger waiting on a
+ * lock, say) ends the round process: whatever the trigger catches, the
+ * round is over; its successor is started as usual and purges that target
+ * last, so that one owner's code cannot stop the purge of the others.
  *
  * At most one worker per database holds a session lock whose tag no SQL
  * function can take (an advisory tag with a field the SQL advisory lock
@@ -46,6 +50,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "fanout.h"
@@ -64,9 +69,24 @@
 
 static int	ttl_naptime = 60;
 static int	ttl_batch_size = 5000;
+static int	ttl_batch_timeout = 300;
 static bool ttl_worker_enabled = true;
 static bool start_requested = false;
 static BackgroundWorkerHandle *started_handle = NULL;
+
+/* What a worker passes on to its successor, in bgw_extra. */
+typedef struct WorkerArgs
+{
+	int			naptime;		/* seconds to sleep before connecting */
+	Oid			purge_last;		/* target whose batch overran, or 0 */
+} WorkerArgs;
+
+/* The round in progress (in the worker only). */
+static LOCKTAG round_lock;
+static TimeoutId batch_timeout_id;
+static Oid	batch_target = InvalidOid;
+static char batch_target_name[2 * NAMEDATALEN + 8];
+static volatile sig_atomic_t batch_overran = false;
 
 PGDLLEXPORT void trace_agg_ttl_worker_main(Datum main_arg);
 
@@ -81,6 +101,11 @@ ttl_worker_define_settings(void)
 							"Rows the TTL worker deletes per transaction.",
 							NULL, &ttl_batch_size, 5000, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("trace_agg.ttl_batch_timeout",
+							"Longest time one batch of the TTL worker may take; a longer one ends the round.",
+							"0 means no limit.",
+							&ttl_batch_timeout, 300, 0, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomBoolVariable("trace_agg.ttl_worker",
 							 "Whether the TTL worker purges (off pauses it, e.g. for one database with ALTER DATABASE).",
 							 NULL, &ttl_worker_enabled, true,
@@ -150,6 +175,7 @@ run_step(RoundStep step, Oid targetid)
 		ErrorData  *edata;
 
 		HOLD_INTERRUPTS();
+		disable_timeout(batch_timeout_id, false);
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -175,6 +201,7 @@ purge_step(Oid targetid, char **what)
 {
 	Oid			owner;
 	char	   *name = get_rel_name(targetid);
+	int64		deleted;
 
 	if (name == NULL)
 		return -1;
@@ -185,7 +212,13 @@ purge_step(Oid targetid, char **what)
 	pgstat_report_activity(STATE_RUNNING, *what);
 	if (!ttl_lock_target(targetid, true, &owner))
 		return -1;
-	return ttl_purge_batch(targetid, owner, ttl_batch_size);
+	batch_target = targetid;
+	strlcpy(batch_target_name, *what + strlen("purge table "), sizeof(batch_target_name));
+	if (ttl_batch_timeout > 0)
+		enable_timeout_after(batch_timeout_id, ttl_batch_timeout * 1000);
+	deleted = ttl_purge_batch(targetid, owner, ttl_batch_size);
+	disable_timeout(batch_timeout_id, false);
+	return deleted;
 }
 
 /* A round step: forget expired insert tokens; returns how many are left. */
@@ -234,18 +267,32 @@ list_step(Oid unused, char **what)
 	return tokens;
 }
 
+/* Purge last the target whose batch overran in the previous round. */
+static void
+put_last(Oid targetid)
+{
+	if (OidIsValid(targetid) && list_member_oid(round_targets, targetid))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		round_targets = lappend_oid(list_delete_oid(round_targets, targetid), targetid);
+		MemoryContextSwitchTo(old);
+	}
+}
+
 /*
  * One round over every target.  Returns whether a successor should come:
  * a TTL or an insert token is left, and no one is dropping the database.
  */
 static bool
-purge_round(void)
+purge_round(Oid purge_last)
 {
 	int64		tokens = run_step(list_step, InvalidOid);
 	ListCell   *lc;
 
 	if (tokens < 0)
 		return false;
+	put_last(purge_last);
 	if (!ttl_worker_enabled)
 		return round_targets != NIL || tokens > 0;
 	if (tokens > 0)
@@ -290,11 +337,12 @@ nap(int seconds)
 }
 
 static BackgroundWorkerHandle *
-start_worker(Oid dboid, int naptime)
+start_worker(Oid dboid, int naptime, Oid purge_last)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	MemoryContext old;
+	WorkerArgs	args = {naptime, purge_last};
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -305,7 +353,8 @@ start_worker(Oid dboid, int naptime)
 	snprintf(worker.bgw_name, BGW_MAXLEN, TTL_WORKER_TYPE " for database %u", dboid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, TTL_WORKER_TYPE);
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	memcpy(worker.bgw_extra, &naptime, sizeof(naptime));
+	StaticAssertStmt(sizeof(WorkerArgs) <= BGW_EXTRALEN, "worker arguments do not fit in bgw_extra");
+	memcpy(worker.bgw_extra, &args, sizeof(args));
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
@@ -321,37 +370,67 @@ start_worker(Oid dboid, int naptime)
 }
 
 /*
+ * A batch overran trace_agg.ttl_batch_timeout: end the process as
+ * pg_terminate_backend() would (no code of the target's owner can catch
+ * that); end_overrun_round() then starts the successor.
+ */
+static void
+batch_timeout_handler(void)
+{
+	batch_overran = true;
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+static void
+end_overrun_round(int code, Datum arg)
+{
+	if (!batch_overran)
+		return;
+	ereport(WARNING,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("trace_agg TTL worker ended its round: a batch of table %s ran longer than trace_agg.ttl_batch_timeout (%d s)",
+					batch_target_name, ttl_batch_timeout),
+			 errhint("The next round purges that table after the others.")));
+	LockRelease(&round_lock, ExclusiveLock, true);
+	(void) start_worker(MyDatabaseId, ttl_naptime, batch_target);
+}
+
+/*
  * The worker's main.  Its argument is its database; bgw_extra holds the
  * naptime its starter saw (so that ALTER DATABASE ... SET
- * trace_agg.ttl_naptime applies from the second round on).
+ * trace_agg.ttl_naptime applies from the second round on) and the target to
+ * purge last.
  */
 void
 trace_agg_ttl_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
-	int			naptime;
-	LOCKTAG		tag;
+	WorkerArgs	args;
 	bool		more;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	memcpy(&naptime, MyBgworkerEntry->bgw_extra, sizeof(naptime));
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 
 	before_shmem_exit(release_worker_lock, (Datum) 0);
-	worker_lock_tag(&tag, dboid);
-	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	worker_lock_tag(&round_lock, dboid);
+	if (LockAcquire(&round_lock, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 		proc_exit(0);			/* another worker looks after this database */
 
-	nap(naptime);
+	nap(args.naptime);
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname(TTL_WORKER_TYPE);
-	more = purge_round();
+	batch_timeout_id = RegisterTimeout(USER_TIMEOUT, batch_timeout_handler);
+	before_shmem_exit(end_overrun_round, (Datum) 0);
+	more = purge_round(args.purge_last);
 
 	/* Let the successor take the lock, then start it. */
-	LockRelease(&tag, ExclusiveLock, true);
+	LockRelease(&round_lock, ExclusiveLock, true);
 	if (more)
-		(void) start_worker(dboid, ttl_naptime);
+		(void) start_worker(dboid, ttl_naptime, InvalidOid);
 	proc_exit(0);
 }
 
@@ -396,7 +475,7 @@ start_worker_before_commit(XactEvent event, void *arg)
 	{
 		start_requested = false;
 		if (!worker_is_running())
-			started_handle = start_worker(MyDatabaseId, ttl_naptime);
+			started_handle = start_worker(MyDatabaseId, ttl_naptime, InvalidOid);
 	}
 	else if (event == XACT_EVENT_ABORT)
 		start_requested = false;

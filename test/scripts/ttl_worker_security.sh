@@ -13,7 +13,10 @@
 #  10  DROP DATABASE without FORCE succeeds while the database has a TTL,
 #      and after DROP DATABASE ... WITH (FORCE) no worker is left for the
 #      dropped database and none keeps trying to connect to it.
-# Also: ALTER DATABASE ... SET trace_agg.ttl_worker = off pauses the purge.
+# Also: a batch that never ends (an owner's trigger waiting on a lock,
+# catching every cancel) ends the round after trace_agg.ttl_batch_timeout,
+# and the next round purges the other targets first; ALTER DATABASE ... SET
+# trace_agg.ttl_worker = off pauses the purge.
 set -euo pipefail
 psql() { "$TA_BINDIR/psql" -X -v ON_ERROR_STOP=1 -q -At "$@"; }
 wait_for() {	# wait_for DB SQL EXPECTED: poll up to 30 s
@@ -56,6 +59,7 @@ SET ROLE sec_owner;
 CREATE TABLE trigger_log (who text, outcome text);
 CREATE TABLE hostile (k int, ts timestamptz);
 CREATE TABLE failing (LIKE hostile);
+CREATE TABLE stalling (LIKE hostile);
 CREATE TABLE fine1 (LIKE hostile);
 CREATE TABLE fine2 (LIKE hostile);
 CREATE FUNCTION become_superuser() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -78,7 +82,7 @@ INSERT INTO hostile VALUES (1, now() - interval '30 days'), (2, now());
 INSERT INTO failing SELECT * FROM hostile;
 INSERT INTO fine1 SELECT * FROM hostile;
 INSERT INTO fine2 SELECT * FROM hostile;
-SELECT count(trace_agg.set_ttl(t, 'ts', '7 days')) FROM unnest(ARRAY['hostile', 'failing', 'fine1', 'fine2']::regclass[]) t;
+SELECT count(trace_agg.set_ttl(t, 'ts', '7 days')) FROM unnest(ARRAY['hostile', 'failing', 'stalling', 'fine1', 'fine2']::regclass[]) t;
 SQL
 start=$(wc -l <"$log")
 t0=$(date +%s)
@@ -100,7 +104,7 @@ elapsed=$(( $(date +%s) - t0 + 1 ))
 warnings=$(log_since "$start" | grep -c 'WARNING:  trace_agg TTL worker could not purge table public.failing: failing refuses to lose rows' || true)
 echo "$warnings warnings about the failing target in $elapsed s (rounds of at least 1 s)"
 [ "$warnings" -ge 2 ] && [ "$warnings" -le "$elapsed" ]
-! log_since "$start" | grep -q 'trace_agg ttl.*exited with exit code'
+[ "$(log_since "$start" | grep -c 'trace_agg ttl.*exited with exit code' || true)" = 0 ]
 echo "no worker exited with an error"
 
 # Many starts leave one worker: in one session (one transaction each) and
@@ -126,7 +130,39 @@ sleep 3
 psql -d sec -c "ALTER DATABASE sec RESET trace_agg.ttl_worker"
 wait_for sec "SELECT count(*) FROM fine1" 1
 echo "paused and resumed with ALTER DATABASE"
-kill "$holder" 2>/dev/null || true
+
+# stalling (purged before fine1) gets a trigger that waits for a lock a
+# session holds, and catches every cancel.
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM SET trace_agg.ttl_batch_timeout = 2" -c "SELECT pg_reload_conf()" >/dev/null
+"$TA_BINDIR/psql" -X -q -d sec -c "SELECT pg_advisory_lock(42), pg_sleep(120)" >/dev/null 2>&1 &
+holder42=$!
+trap 'kill $holder $holder42 2>/dev/null || true' EXIT
+wait_for sec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 42 AND granted" 1
+start=$(wc -l <"$log")
+psql -d sec >/dev/null <<'SQL'
+SET ROLE sec_owner;
+CREATE FUNCTION wait_forever() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    LOOP
+        BEGIN
+            PERFORM pg_advisory_lock(42);
+            EXIT;
+        EXCEPTION WHEN query_canceled THEN
+            NULL;
+        END;
+    END LOOP;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER wait_forever BEFORE DELETE ON stalling FOR EACH ROW EXECUTE FUNCTION wait_forever();
+INSERT INTO stalling VALUES (5, now() - interval '30 days');
+INSERT INTO fine1 VALUES (5, now() - interval '30 days');
+SQL
+wait_for sec "SELECT count(*) FROM fine1" 1
+[ "$(log_since "$start" | grep -c 'WARNING:  trace_agg TTL worker ended its round: a batch of table public.stalling ran longer than trace_agg.ttl_batch_timeout (2 s)')" -ge 1 ]
+[ "$(psql -d sec -c "SELECT count(*) FROM stalling")" = 1 ]
+echo "a batch that never ends stopped one round; the next purged fine1"
+kill "$holder" "$holder42" 2>/dev/null || true
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM RESET trace_agg.ttl_batch_timeout" -c "SELECT pg_reload_conf()" >/dev/null
 psql -d sec -c "DROP OWNED BY sec_owner" -c "REVOKE CREATE ON SCHEMA public FROM sec_owner"
 
 # Finding 10: DROP DATABASE while it has a TTL.  The worker is connected
