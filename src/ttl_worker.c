@@ -21,8 +21,9 @@
  * exits with an error it could be restarted for.  A batch that runs longer
  * than trace_agg.ttl_batch_timeout (a target owner's trigger waiting on a
  * lock, say) ends the round process: whatever the trigger catches, the
- * round is over; its successor is started as usual and purges that target
- * last, so that one owner's code cannot stop the purge of the others.
+ * round is over; its successor is started as usual, starts after that
+ * target and purges it last, so that one owner's code cannot stop the purge
+ * of the others.
  *
  * At most one worker per database holds a session lock whose tag no SQL
  * function can take (an advisory tag with a field the SQL advisory lock
@@ -267,17 +268,33 @@ list_step(Oid unused, char **what)
 	return tokens;
 }
 
-/* Purge last the target whose batch overran in the previous round. */
+/*
+ * Start the round after the target whose batch overran in the previous
+ * round, and purge that one last: then each round gets past it, and two
+ * such targets cannot take turns at the front of every round.
+ */
 static void
-put_last(Oid targetid)
+start_after(Oid targetid)
 {
-	if (OidIsValid(targetid) && list_member_oid(round_targets, targetid))
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	List	   *after = NIL;
+	List	   *before = NIL;
+	ListCell   *lc;
+	MemoryContext old;
 
-		round_targets = lappend_oid(list_delete_oid(round_targets, targetid), targetid);
-		MemoryContextSwitchTo(old);
+	if (!OidIsValid(targetid) || !list_member_oid(round_targets, targetid))
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	foreach(lc, round_targets)
+	{
+		Oid			t = lfirst_oid(lc);
+
+		if (t > targetid)
+			after = lappend_oid(after, t);
+		else if (t < targetid)
+			before = lappend_oid(before, t);
 	}
+	round_targets = lappend_oid(list_concat(after, before), targetid);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -292,7 +309,7 @@ purge_round(Oid purge_last)
 
 	if (tokens < 0)
 		return false;
-	put_last(purge_last);
+	start_after(purge_last);
 	if (!ttl_worker_enabled)
 		return round_targets != NIL || tokens > 0;
 	if (tokens > 0)
@@ -392,7 +409,7 @@ end_overrun_round(int code, Datum arg)
 			(errcode(ERRCODE_QUERY_CANCELED),
 			 errmsg("trace_agg TTL worker ended its round: a batch of table %s ran longer than trace_agg.ttl_batch_timeout (%d s)",
 					batch_target_name, ttl_batch_timeout),
-			 errhint("The next round purges that table after the others.")));
+			 errhint("The next round starts after that table and purges it last.")));
 	LockRelease(&round_lock, ExclusiveLock, true);
 	(void) start_worker(MyDatabaseId, ttl_naptime, batch_target);
 }
