@@ -206,15 +206,14 @@ purge_step(Oid targetid, char **what)
 
 	if (name == NULL)
 		return -1;
-	*what = MemoryContextStrdup(step_context,
-								psprintf("purge table %s",
-										 quote_qualified_identifier(get_namespace_name(get_rel_namespace(targetid)),
-																	name)));
+	strlcpy(batch_target_name,
+			quote_qualified_identifier(get_namespace_name(get_rel_namespace(targetid)), name),
+			sizeof(batch_target_name));
+	*what = MemoryContextStrdup(step_context, psprintf("purge table %s", batch_target_name));
 	pgstat_report_activity(STATE_RUNNING, *what);
 	if (!ttl_lock_target(targetid, true, &owner))
 		return -1;
 	batch_target = targetid;
-	strlcpy(batch_target_name, *what + strlen("purge table "), sizeof(batch_target_name));
 	if (ttl_batch_timeout > 0)
 		enable_timeout_after(batch_timeout_id, ttl_batch_timeout * 1000);
 	deleted = ttl_purge_batch(targetid, owner, ttl_batch_size);
@@ -232,8 +231,8 @@ tokens_step(Oid unused, char **what)
 }
 
 /*
- * A round step: the TTL targets (into *targets), or -1 when the extension
- * is gone; returns whether insert tokens are recorded.
+ * A round step: list the TTL targets into round_targets.  Returns -1 when
+ * the extension is gone, else whether insert tokens are recorded (0 or 1).
  */
 static List *round_targets;
 
