@@ -12,7 +12,8 @@
  * One worker process does one round: it sleeps trace_agg.ttl_naptime
  * before it connects to its database, purges every target (each as its
  * owner, see ttl_purge.c) and forgets expired insert tokens, starts its
- * successor if a TTL or a token is left, and exits.  So it is connected only
+ * successor if a TTL or a token is left (at once if expired rows are left
+ * after a round as long as the naptime), and exits.  So it is connected only
  * while it works: DROP DATABASE, which waits a few seconds for other
  * sessions to leave, never finds it in the way (and a round in progress
  * stops between two batches when it sees a DROP DATABASE waiting), and a
@@ -296,36 +297,59 @@ start_after(Oid targetid)
 	MemoryContextSwitchTo(old);
 }
 
+/* How a round ends: what its successor should do. */
+typedef enum RoundEnd
+{
+	ROUND_DONE,					/* nothing left to look after: no successor */
+	ROUND_AGAIN,				/* a successor after the naptime */
+	ROUND_GO_ON					/* expired rows are left: a successor at once */
+} RoundEnd;
+
 /*
- * One round over every target.  Returns whether a successor should come:
- * a TTL or an insert token is left, and no one is dropping the database.
+ * One round.  Targets take turns, one batch each per pass, and a target
+ * whose batch was not full is done for the round: so a target that
+ * refills itself (its trigger inserting expired rows) cannot hold the
+ * others up.  After a pass that ends later than the naptime the round
+ * stops, and a successor goes on at once: rounds stay short, and settings
+ * and a waiting DROP DATABASE are looked at again.
  */
-static bool
+static RoundEnd
 purge_round(Oid purge_last)
 {
+	TimestampTz start = GetCurrentTimestamp();
 	int64		tokens = run_step(list_step, InvalidOid);
-	ListCell   *lc;
+	int			ntargets;
+	bool	   *done;
+	bool		full;
 
 	if (tokens < 0)
-		return false;
+		return ROUND_DONE;
 	start_after(purge_last);
 	if (!ttl_worker_enabled)
-		return round_targets != NIL || tokens > 0;
+		return round_targets != NIL || tokens > 0 ? ROUND_AGAIN : ROUND_DONE;
 	if (tokens > 0)
 		tokens = run_step(tokens_step, InvalidOid);
-	foreach(lc, round_targets)
+	ntargets = list_length(round_targets);
+	done = palloc0(sizeof(bool) * Max(ntargets, 1));
+	do
 	{
-		int64		deleted;
+		int			i;
 
-		do
+		full = false;
+		for (i = 0; i < ntargets; i++)
 		{
+			if (done[i])
+				continue;
 			CHECK_FOR_INTERRUPTS();
 			if (database_wanted())
-				return false;
-			deleted = run_step(purge_step, lfirst_oid(lc));
-		} while (deleted >= ttl_batch_size);
-	}
-	return round_targets != NIL || tokens != 0;
+				return ROUND_DONE;
+			done[i] = run_step(purge_step, list_nth_oid(round_targets, i)) < ttl_batch_size;
+			full |= !done[i];
+		}
+	} while (full && !TimestampDifferenceExceeds(start, GetCurrentTimestamp(), ttl_naptime * 1000));
+	if (full)
+		return ROUND_GO_ON;
+	return round_targets != NIL || tokens != 0 ? ROUND_AGAIN : ROUND_DONE;
 }
 
 /* Sleep before connecting, reloading the configuration when asked. */
@@ -424,7 +448,7 @@ trace_agg_ttl_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	WorkerArgs	args;
-	bool		more;
+	RoundEnd	end;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -441,12 +465,12 @@ trace_agg_ttl_worker_main(Datum main_arg)
 	pgstat_report_appname(TTL_WORKER_TYPE);
 	batch_timeout_id = RegisterTimeout(USER_TIMEOUT, batch_timeout_handler);
 	before_shmem_exit(end_overrun_round, (Datum) 0);
-	more = purge_round(args.purge_last);
+	end = purge_round(args.purge_last);
 
 	/* Let the successor take the lock, then start it. */
 	LockRelease(&round_lock, ExclusiveLock, true);
-	if (more)
-		(void) start_worker(dboid, ttl_naptime, InvalidOid);
+	if (end != ROUND_DONE)
+		(void) start_worker(dboid, end == ROUND_GO_ON ? 0 : ttl_naptime, InvalidOid);
 	proc_exit(0);
 }
 

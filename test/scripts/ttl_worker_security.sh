@@ -15,8 +15,9 @@
 #      dropped database and none keeps trying to connect to it.
 # Also: a batch that never ends (an owner's trigger waiting on a lock,
 # catching every cancel) ends the round after trace_agg.ttl_batch_timeout,
-# and the next round purges the other targets first; ALTER DATABASE ... SET
-# trace_agg.ttl_worker = off pauses the purge.
+# and the next round purges the other targets first; a target that refills
+# itself holds up no other; ALTER DATABASE ... SET trace_agg.ttl_worker =
+# off pauses the purge.
 set -euo pipefail
 psql() { "$TA_BINDIR/psql" -X -v ON_ERROR_STOP=1 -q -At "$@"; }
 wait_for() {	# wait_for DB SQL EXPECTED: poll up to 30 s
@@ -43,7 +44,7 @@ psql -d sec -c "CREATE EXTENSION trace_agg"
 
 # Finding 12: a session holds the worker's former lock (advisory key
 # 0x74746c) for the whole test.
-"$TA_BINDIR/psql" -X -q -d sec -c "SELECT pg_advisory_lock(7631980), pg_sleep(120)" >/dev/null 2>&1 &
+PGAPPNAME=lock_holder "$TA_BINDIR/psql" -X -q -d sec -c "SELECT pg_advisory_lock(7631980), pg_sleep(120)" >/dev/null 2>&1 &
 holder=$!
 trap 'kill $holder 2>/dev/null || true' EXIT
 wait_for sec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7631980 AND granted" 1
@@ -60,6 +61,7 @@ CREATE TABLE trigger_log (who text, outcome text);
 CREATE TABLE hostile (k int, ts timestamptz);
 CREATE TABLE failing (LIKE hostile);
 CREATE TABLE stalling (LIKE hostile);
+CREATE TABLE refilling (LIKE hostile);
 CREATE TABLE fine1 (LIKE hostile);
 CREATE TABLE fine2 (LIKE hostile);
 CREATE FUNCTION become_superuser() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -82,7 +84,7 @@ INSERT INTO hostile VALUES (1, now() - interval '30 days'), (2, now());
 INSERT INTO failing SELECT * FROM hostile;
 INSERT INTO fine1 SELECT * FROM hostile;
 INSERT INTO fine2 SELECT * FROM hostile;
-SELECT count(trace_agg.set_ttl(t, 'ts', '7 days')) FROM unnest(ARRAY['hostile', 'failing', 'stalling', 'fine1', 'fine2']::regclass[]) t;
+SELECT count(trace_agg.set_ttl(t, 'ts', '7 days')) FROM unnest(ARRAY['hostile', 'failing', 'stalling', 'refilling', 'fine1', 'fine2']::regclass[]) t;
 SQL
 start=$(wc -l <"$log")
 t0=$(date +%s)
@@ -134,7 +136,7 @@ echo "paused and resumed with ALTER DATABASE"
 # stalling (purged before fine1) gets a trigger that waits for a lock a
 # session holds, and catches every cancel.
 psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM SET trace_agg.ttl_batch_timeout = 2" -c "SELECT pg_reload_conf()" >/dev/null
-"$TA_BINDIR/psql" -X -q -d sec -c "SELECT pg_advisory_lock(42), pg_sleep(120)" >/dev/null 2>&1 &
+PGAPPNAME=lock_holder "$TA_BINDIR/psql" -X -q -d sec -c "SELECT pg_advisory_lock(42), pg_sleep(120)" >/dev/null 2>&1 &
 holder42=$!
 trap 'kill $holder $holder42 2>/dev/null || true' EXIT
 wait_for sec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 42 AND granted" 1
@@ -161,8 +163,33 @@ wait_for sec "SELECT count(*) FROM fine1" 1
 [ "$(log_since "$start" | grep -c 'WARNING:  trace_agg TTL worker ended its round: a batch of table public.stalling ran longer than trace_agg.ttl_batch_timeout (2 s)')" -ge 1 ]
 [ "$(psql -d sec -c "SELECT count(*) FROM stalling")" = 1 ]
 echo "a batch that never ends stopped one round; the next purged fine1"
+# The lock holders' sessions end (killing their psql would leave them
+# sleeping), and stalling's trigger goes.
+psql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'lock_holder'" >/dev/null
 kill "$holder" "$holder42" 2>/dev/null || true
+psql -d sec -c "DROP TRIGGER wait_forever ON stalling"
 psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM RESET trace_agg.ttl_batch_timeout" -c "SELECT pg_reload_conf()" >/dev/null
+
+# refilling (purged before fine2) puts back every row it loses, so each of
+# its batches (of 2 rows here) is full: it gets one batch per pass.
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM SET trace_agg.ttl_batch_size = 2" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1.5
+psql -d sec >/dev/null <<'SQL'
+SET ROLE sec_owner;
+CREATE FUNCTION refill() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.refilling VALUES (OLD.k, OLD.ts);
+    RETURN OLD;
+END $$;
+CREATE TRIGGER refill AFTER DELETE ON refilling FOR EACH ROW EXECUTE FUNCTION refill();
+INSERT INTO refilling VALUES (1, now() - interval '30 days'), (2, now() - interval '30 days');
+INSERT INTO fine2 VALUES (6, now() - interval '30 days');
+SQL
+wait_for sec "SELECT count(*) FROM fine2" 1
+[ "$(psql -d sec -c "SELECT count(*) FROM refilling")" = 2 ]
+echo "a target that refills itself held up no other"
+psql -d sec -c "DROP TRIGGER refill ON refilling"
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM RESET trace_agg.ttl_batch_size" -c "SELECT pg_reload_conf()" >/dev/null
 psql -d sec -c "DROP OWNED BY sec_owner" -c "REVOKE CREATE ON SCHEMA public FROM sec_owner"
 
 # Finding 10: DROP DATABASE while it has a TTL.  The worker is connected
