@@ -1,5 +1,7 @@
 
--- Retention (TTL) of target tables (src/ttl_worker.c runs the purge).
+-- Retention (TTL) of target tables: src/ttl_catalog.c writes the catalog,
+-- src/ttl_purge.c deletes expired rows as each target's owner and
+-- src/ttl_worker.c runs the purge in the background.
 
 -- The first instant a row is alive at: rows whose TTL column lies before it
 -- have expired, because their UTC date plus the TTL is at or before now.
@@ -8,97 +10,51 @@ CREATE FUNCTION trace_agg.ttl_cutoff(ttl interval) RETURNS timestamptz
     SET search_path = pg_catalog, pg_temp
     RETURN (date_trunc('day', (now() AT TIME ZONE 'UTC') - ttl) + interval '1 day') AT TIME ZONE 'UTC';
 
+-- TTL: security.  No role writes the TTL catalog: a row decides what the
+-- purge deletes and which table every merge into the target reads, so
+-- set_ttl() and remove_ttl() check the caller's rights and write as the
+-- catalog's owner.  Reading is unchanged: a role reads the TTLs of the
+-- tables it owns here (row-level security), and every TTL in
+-- trace_agg.materialized_views.
+REVOKE INSERT, UPDATE, DELETE ON trace_agg.ttl FROM PUBLIC;
+
+-- Internal: set_ttl() and the fan-out start the worker by themselves.  A
+-- superuser may call it, e.g. after a restart, for TTL targets that no
+-- insert reaches.
 CREATE FUNCTION trace_agg.start_ttl_worker() RETURNS boolean
     AS 'MODULE_PATHNAME', 'trace_agg_start_ttl_worker' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION trace_agg.start_ttl_worker() IS
     'start this database''s TTL worker, when the transaction commits, unless it runs; true if a start was asked for';
+REVOKE EXECUTE ON FUNCTION trace_agg.start_ttl_worker() FROM PUBLIC;
 
+-- Needs ownership of target (the rights of its owner) and SELECT on
+-- reference; checks that both are tables with a timestamptz ttl_column.
 CREATE FUNCTION trace_agg.set_ttl(target regclass, ttl_column name, ttl interval,
                                   reference regclass DEFAULT NULL)
     RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    coltype regtype;
-BEGIN
-    SELECT a.atttypid INTO coltype FROM pg_attribute a
-    WHERE a.attrelid = target AND a.attname = ttl_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF coltype IS NULL THEN
-        RAISE EXCEPTION 'column "%" of table % does not exist', ttl_column, target
-            USING ERRCODE = 'undefined_column';
-    END IF;
-    IF coltype <> 'timestamptz'::regtype THEN
-        RAISE EXCEPTION 'TTL column "%" of table % is of type %, not timestamptz', ttl_column, target, coltype
-            USING ERRCODE = 'datatype_mismatch';
-    END IF;
-    IF ttl IS NULL OR ttl <= interval '0' THEN
-        RAISE EXCEPTION 'TTL of table % must be a positive interval, not %', target, ttl
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF reference IS NOT NULL AND NOT EXISTS (
-        SELECT FROM pg_attribute a
-        WHERE a.attrelid = reference AND a.attname = ttl_column AND a.attnum > 0 AND NOT a.attisdropped) THEN
-        RAISE EXCEPTION 'reference table % of the TTL has no column "%"', reference, ttl_column
-            USING ERRCODE = 'undefined_column';
-    END IF;
-    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = target), 'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of table % to set its TTL', target
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    INSERT INTO trace_agg.ttl AS t VALUES (target, ttl_column, ttl, reference)
-    ON CONFLICT ON CONSTRAINT ttl_pkey DO UPDATE
-        SET ttl_column = excluded.ttl_column, ttl = excluded.ttl, reference = excluded.reference;
-    PERFORM trace_agg.rebuild_materialized_views(target);
-    PERFORM trace_agg.start_ttl_worker();
-END
-$$;
+    AS 'MODULE_PATHNAME', 'trace_agg_set_ttl' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION trace_agg.set_ttl(regclass, name, interval, regclass) IS
     'keep rows of target while date_trunc(''day'', ttl_column UTC) + ttl is after now; reference, if given, is the table whose ttl_column decides for a key (no ghost rows)';
 
 CREATE FUNCTION trace_agg.remove_ttl(target regclass) RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = target), 'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of table % to remove its TTL', target
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    DELETE FROM trace_agg.ttl t WHERE t.target = remove_ttl.target;
-    PERFORM trace_agg.rebuild_materialized_views(target);
-END
-$$;
+    AS 'MODULE_PATHNAME', 'trace_agg_remove_ttl' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION trace_agg.remove_ttl(regclass) IS
+    'stop expiring the rows of target (its owner only)';
 
--- Delete up to batch_size expired rows of one target, skipping rows that
--- ingesting transactions hold.  Returns the number deleted.
+-- Internal: one batch of the purge, as the target's owner; the caller must
+-- have the rights of that owner all the same.
 CREATE FUNCTION trace_agg.purge_expired_batch(target regclass, batch_size integer DEFAULT 5000)
     RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    t trace_agg.ttl;
-    n bigint;
-BEGIN
-    SELECT * INTO t FROM trace_agg.ttl x WHERE x.target = purge_expired_batch.target;
-    IF NOT FOUND THEN
-        RETURN 0;
-    END IF;
-    EXECUTE format('DELETE FROM %1$s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %1$s '
-                   'WHERE %2$I < trace_agg.ttl_cutoff($1) LIMIT $2 FOR UPDATE SKIP LOCKED))',
-                   t.target, t.ttl_column)
-        USING t.ttl, batch_size;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'trace_agg_purge_expired_batch' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION trace_agg.purge_expired_batch(regclass, integer) IS
+    'delete up to batch_size expired rows of target, as its owner, skipping rows other transactions hold; returns how many';
+REVOKE EXECUTE ON FUNCTION trace_agg.purge_expired_batch(regclass, integer) FROM PUBLIC;
 
--- Forget insert tokens older than trace_agg.insert_token_window; returns
--- how many are left.  SECURITY DEFINER: the token table is the extension's
--- alone, and this only removes what has expired.
+-- Internal: forget insert tokens older than trace_agg.insert_token_window;
+-- returns how many are left.  The worker and purge_expired() call it as the
+-- extension's owner.
 CREATE FUNCTION trace_agg.purge_insert_tokens() RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -108,26 +64,56 @@ BEGIN
     RETURN (SELECT count(*) FROM trace_agg.insert_token);
 END
 $$;
+COMMENT ON FUNCTION trace_agg.purge_insert_tokens() IS
+    'forget insert tokens older than trace_agg.insert_token_window; returns how many are left';
+REVOKE EXECUTE ON FUNCTION trace_agg.purge_insert_tokens() FROM PUBLIC;
 
+-- Like VACUUM: a role purges the targets whose owner's rights it has (a
+-- superuser all), each as its owner in a security-restricted operation.
 CREATE FUNCTION trace_agg.purge_expired() RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    AS 'MODULE_PATHNAME', 'trace_agg_purge_expired' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION trace_agg.purge_expired() IS
+    'delete every expired row of the TTL targets the caller owns (all for a superuser) now; returns the number of rows deleted';
+
+-- Setting a TTL needs only SELECT on its reference, so the reference's
+-- owner must still be able to drop it: the TTL then stays, without a
+-- reference.  This trigger fires before trace_agg_guard_drop (event
+-- triggers of one event fire in name order), which would otherwise refuse
+-- the drop.  A target dropped in the same statement is left to that guard.
+-- SECURITY DEFINER: no role may write the TTL catalog, and it changes only
+-- rows naming a table the caller has just dropped.
+CREATE FUNCTION trace_agg.detach_dropped_reference() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t regclass;
-    n bigint;
-    total bigint := 0;
+    t record;
 BEGIN
-    PERFORM trace_agg.purge_insert_tokens();
-    FOR t IN SELECT x.target FROM trace_agg.ttl x ORDER BY x.target LOOP
-        LOOP
-            n := trace_agg.purge_expired_batch(t, 5000);
-            total := total + n;
-            EXIT WHEN n < 5000;
-        END LOOP;
+    FOR t IN
+        WITH dropped AS (
+            SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
+            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0)
+        UPDATE trace_agg.ttl x SET reference = NULL
+        FROM dropped d
+        WHERE x.reference = d.objid AND x.target NOT IN (SELECT objid FROM dropped)
+        RETURNING x.target, d.object_identity
+    LOOP
+        RAISE NOTICE 'table % is no longer the reference of the TTL of table %', t.object_identity, t.target;
+        -- A view reading a dropped table makes the drop guard refuse it.
+        IF NOT EXISTS (SELECT FROM trace_agg.materialized_view m, pg_event_trigger_dropped_objects() o
+                       WHERE m.target = t.target AND o.classid = 'pg_class'::regclass
+                         AND o.objid = m.source) THEN
+            PERFORM trace_agg.rebuild_materialized_views(t.target);
+        END IF;
     END LOOP;
-    RETURN total;
 END
 $$;
-COMMENT ON FUNCTION trace_agg.purge_expired() IS
-    'delete every expired row of every TTL target now; returns the number of rows deleted';
+COMMENT ON FUNCTION trace_agg.detach_dropped_reference() IS
+    'event trigger: a dropped table stops being the reference of the TTLs naming it';
+-- Only the event trigger runs it (Postgres checks no right when it does).
+REVOKE EXECUTE ON FUNCTION trace_agg.detach_dropped_reference() FROM PUBLIC;
+
+CREATE EVENT TRIGGER trace_agg_detach_reference ON sql_drop
+    EXECUTE FUNCTION trace_agg.detach_dropped_reference();
+COMMENT ON EVENT TRIGGER trace_agg_detach_reference IS
+    'a dropped table stops being the reference of the TTLs naming it';

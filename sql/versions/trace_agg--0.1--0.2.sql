@@ -191,6 +191,109 @@ COMMENT ON EVENT TRIGGER trace_agg_guard_alter IS
 ALTER EXTENSION trace_agg DROP TABLE trace_agg.materialized_view_0_1;
 DROP TABLE trace_agg.materialized_view_0_1;
 
+-- TTL: security.  No role writes the TTL catalog (set_ttl() and remove_ttl()
+-- check the caller and write as the catalog's owner); the purge runs as each
+-- target's owner in a security-restricted operation; the worker's internal
+-- functions are not executable by PUBLIC; a dropped reference leaves its
+-- TTLs instead of being undroppable.  Same statements as sql/ext/650_ttl.sql.
+REVOKE INSERT, UPDATE, DELETE ON trace_agg.ttl FROM PUBLIC;
+
+-- Internal: set_ttl() and the fan-out start the worker by themselves.  A
+-- superuser may call it, e.g. after a restart, for TTL targets that no
+-- insert reaches.
+REVOKE EXECUTE ON FUNCTION trace_agg.start_ttl_worker() FROM PUBLIC;
+
+-- Needs ownership of target (the rights of its owner) and SELECT on
+-- reference; checks that both are tables with a timestamptz ttl_column.
+CREATE OR REPLACE FUNCTION trace_agg.set_ttl(target regclass, ttl_column name, ttl interval,
+                                             reference regclass DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'trace_agg_set_ttl' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION trace_agg.set_ttl(regclass, name, interval, regclass) IS
+    'keep rows of target while date_trunc(''day'', ttl_column UTC) + ttl is after now; reference, if given, is the table whose ttl_column decides for a key (no ghost rows)';
+
+CREATE OR REPLACE FUNCTION trace_agg.remove_ttl(target regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'trace_agg_remove_ttl' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION trace_agg.remove_ttl(regclass) IS
+    'stop expiring the rows of target (its owner only)';
+
+-- Internal: one batch of the purge, as the target's owner; the caller must
+-- have the rights of that owner all the same.
+CREATE OR REPLACE FUNCTION trace_agg.purge_expired_batch(target regclass, batch_size integer DEFAULT 5000)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'trace_agg_purge_expired_batch' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION trace_agg.purge_expired_batch(regclass, integer) IS
+    'delete up to batch_size expired rows of target, as its owner, skipping rows other transactions hold; returns how many';
+REVOKE EXECUTE ON FUNCTION trace_agg.purge_expired_batch(regclass, integer) FROM PUBLIC;
+
+-- Internal: forget insert tokens older than trace_agg.insert_token_window;
+-- returns how many are left.  The worker and purge_expired() call it as the
+-- extension's owner.
+CREATE OR REPLACE FUNCTION trace_agg.purge_insert_tokens() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM trace_agg.insert_token
+    WHERE applied_at <= now() - make_interval(secs => (SELECT setting::integer FROM pg_settings
+                                                        WHERE name = 'trace_agg.insert_token_window'));
+    RETURN (SELECT count(*) FROM trace_agg.insert_token);
+END
+$$;
+COMMENT ON FUNCTION trace_agg.purge_insert_tokens() IS
+    'forget insert tokens older than trace_agg.insert_token_window; returns how many are left';
+REVOKE EXECUTE ON FUNCTION trace_agg.purge_insert_tokens() FROM PUBLIC;
+
+-- Like VACUUM: a role purges the targets whose owner's rights it has (a
+-- superuser all), each as its owner in a security-restricted operation.
+CREATE OR REPLACE FUNCTION trace_agg.purge_expired() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'trace_agg_purge_expired' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION trace_agg.purge_expired() IS
+    'delete every expired row of the TTL targets the caller owns (all for a superuser) now; returns the number of rows deleted';
+
+-- Setting a TTL needs only SELECT on its reference, so the reference's
+-- owner must still be able to drop it: the TTL then stays, without a
+-- reference.  This trigger fires before trace_agg_guard_drop (event
+-- triggers of one event fire in name order), which would otherwise refuse
+-- the drop.  A target dropped in the same statement is left to that guard.
+-- SECURITY DEFINER: no role may write the TTL catalog, and it changes only
+-- rows naming a table the caller has just dropped.
+CREATE FUNCTION trace_agg.detach_dropped_reference() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN
+        WITH dropped AS (
+            SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
+            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0)
+        UPDATE trace_agg.ttl x SET reference = NULL
+        FROM dropped d
+        WHERE x.reference = d.objid AND x.target NOT IN (SELECT objid FROM dropped)
+        RETURNING x.target, d.object_identity
+    LOOP
+        RAISE NOTICE 'table % is no longer the reference of the TTL of table %', t.object_identity, t.target;
+        -- A view reading a dropped table makes the drop guard refuse it.
+        IF NOT EXISTS (SELECT FROM trace_agg.materialized_view m, pg_event_trigger_dropped_objects() o
+                       WHERE m.target = t.target AND o.classid = 'pg_class'::regclass
+                         AND o.objid = m.source) THEN
+            PERFORM trace_agg.rebuild_materialized_views(t.target);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION trace_agg.detach_dropped_reference() IS
+    'event trigger: a dropped table stops being the reference of the TTLs naming it';
+-- Only the event trigger runs it (Postgres checks no right when it does).
+REVOKE EXECUTE ON FUNCTION trace_agg.detach_dropped_reference() FROM PUBLIC;
+
+CREATE EVENT TRIGGER trace_agg_detach_reference ON sql_drop
+    EXECUTE FUNCTION trace_agg.detach_dropped_reference();
+COMMENT ON EVENT TRIGGER trace_agg_detach_reference IS
+    'a dropped table stops being the reference of the TTLs naming it';
+
 -- Comments (issue 11, item 7): every object of 0.1 that had none, so that
 -- \dx+, \df+ and \dT+ explain them; the same statements as in sql/ext/.
 

@@ -17,7 +17,10 @@ wait_for() {	# wait_for SQL EXPECTED: poll up to 30 s
 
 psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM SET trace_agg.ttl_naptime = 1" -c "SELECT pg_reload_conf()" >/dev/null
 psql -c "CREATE EXTENSION trace_agg"
-worker="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'trace_agg ttl'"
+# The database's worker holds a lock no SQL session can take (an advisory
+# tag with objsubid 29812) from its start to its exit, also while it sleeps
+# unconnected between rounds, when pg_stat_activity does not show it.
+worker="SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 29812 AND granted"
 [ "$(psql -c "$worker")" = 0 ]
 
 psql -c "SELECT trace_agg.create_traces_tables()"
@@ -48,7 +51,7 @@ wait_for "$worker" 0
 echo "worker exited without TTLs"
 psql -c "SELECT trace_agg.set_ttl('traces_7d_amt', 'start_time', '7 days', 'traces_all_amt')"
 wait_for "$worker" 1
-psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'trace_agg ttl'" >/dev/null
+kill -TERM "$(psql -c "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 29812 AND granted")"
 wait_for "$worker" 0
 psql -c "INSERT INTO traces_null (project_id, id, start_time) VALUES ('p', 'new', now())"
 wait_for "$worker" 1
