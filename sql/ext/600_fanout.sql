@@ -41,8 +41,11 @@ GRANT USAGE ON SCHEMA trace_agg TO PUBLIC;
 REVOKE ALL ON trace_agg.materialized_view, trace_agg.ttl FROM PUBLIC;
 GRANT SELECT ON trace_agg.materialized_view, trace_agg.ttl TO PUBLIC;
 
--- A TTL holds no code, so a role may set one on any table it owns.
-GRANT INSERT, UPDATE, DELETE ON trace_agg.ttl TO PUBLIC;
+-- No role writes the TTL catalog: a row decides what the purge deletes and
+-- which table every merge into the target reads, so set_ttl() and
+-- remove_ttl() check the caller's rights and write it as its owner.  Every
+-- role reads the TTLs of the tables it owns here (all of them through
+-- materialized_views).
 ALTER TABLE trace_agg.ttl ENABLE ROW LEVEL SECURITY;
 CREATE POLICY ttl_of_own_tables ON trace_agg.ttl
     USING (pg_catalog.pg_has_role(CURRENT_USER,
@@ -111,8 +114,10 @@ COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their q
 -- Every way a materialized view, its source or its target goes (DROP VIEW,
 -- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
 -- A dropped view's definition is forgotten (and any whose view is gone by
--- a way no event trigger sees), and with a source's last view its trigger; a target cannot go while a view still writes it (a drop that
--- takes the view too, by CASCADE, may), nor a TTL's reference.
+-- a way no event trigger sees), and with a source's last view its
+-- trigger; a target cannot go while a view still writes it (a drop that
+-- takes the view too, by CASCADE, may).  A dropped TTL reference is
+-- detached from its TTLs before this runs (trace_agg_detach_reference).
 -- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
 -- table's owner can no longer be looked up by the TTL's row-level policy;
 -- it changes only rows of objects this very command dropped.
@@ -127,24 +132,18 @@ DECLARE
                            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
 BEGIN
     FOR d IN
-        SELECT m.target::oid AS table_oid, m.view::oid AS view, 'target' AS role
+        SELECT m.target::oid AS table_oid, m.view::oid AS view
         FROM trace_agg.materialized_view m
         WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
           AND EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
-        UNION ALL
-        SELECT t.reference::oid, NULL, 'reference'
-        FROM trace_agg.ttl t
-        WHERE t.reference = ANY (dropped) AND NOT t.target = ANY (dropped)
         LIMIT 1
     LOOP
         RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
                         (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
                          WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = CASE d.role WHEN 'target' THEN format('Materialized view %s writes it.', d.view::regclass)
-                                       ELSE 'It is the reference of a TTL.' END,
-                  HINT = CASE d.role WHEN 'target' THEN 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.'
-                                     ELSE 'Remove the TTL with trace_agg.remove_ttl() first.' END;
+                  DETAIL = format('Materialized view %s writes it.', d.view::regclass),
+                  HINT = 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.';
     END LOOP;
 
     FOR src IN

@@ -9,14 +9,8 @@ CREATE FUNCTION trace_agg.ttl_cutoff(ttl interval) RETURNS timestamptz
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     RETURN (date_trunc('day', (now() AT TIME ZONE 'UTC') - ttl) + interval '1 day') AT TIME ZONE 'UTC';
-
--- TTL: security.  No role writes the TTL catalog: a row decides what the
--- purge deletes and which table every merge into the target reads, so
--- set_ttl() and remove_ttl() check the caller's rights and write as the
--- catalog's owner.  Reading is unchanged: a role reads the TTLs of the
--- tables it owns here (row-level security), and every TTL in
--- trace_agg.materialized_views.
-REVOKE INSERT, UPDATE, DELETE ON trace_agg.ttl FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.ttl_cutoff(interval) IS
+    'the oldest value of a TTL column still alive under ttl: rows before it have expired';
 
 -- Internal: set_ttl() and the fan-out start the worker by themselves.  A
 -- superuser may call it, e.g. after a restart, for TTL targets that no

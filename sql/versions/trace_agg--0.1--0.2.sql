@@ -115,8 +115,10 @@ COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their q
 -- Every way a materialized view, its source or its target goes (DROP VIEW,
 -- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
 -- A dropped view's definition is forgotten (and any whose view is gone by
--- a way no event trigger sees), and with a source's last view its trigger; a target cannot go while a view still writes it (a drop that
--- takes the view too, by CASCADE, may), nor a TTL's reference.
+-- a way no event trigger sees), and with a source's last view its
+-- trigger; a target cannot go while a view still writes it (a drop that
+-- takes the view too, by CASCADE, may).  A dropped TTL reference is
+-- detached from its TTLs before this runs (trace_agg_detach_reference).
 -- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
 -- table's owner can no longer be looked up by the TTL's row-level policy;
 -- it changes only rows of objects this very command dropped.
@@ -131,24 +133,18 @@ DECLARE
                            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
 BEGIN
     FOR d IN
-        SELECT m.target::oid AS table_oid, m.view::oid AS view, 'target' AS role
+        SELECT m.target::oid AS table_oid, m.view::oid AS view
         FROM trace_agg.materialized_view m
         WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
           AND EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
-        UNION ALL
-        SELECT t.reference::oid, NULL, 'reference'
-        FROM trace_agg.ttl t
-        WHERE t.reference = ANY (dropped) AND NOT t.target = ANY (dropped)
         LIMIT 1
     LOOP
         RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
                         (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
                          WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = CASE d.role WHEN 'target' THEN format('Materialized view %s writes it.', d.view::regclass)
-                                       ELSE 'It is the reference of a TTL.' END,
-                  HINT = CASE d.role WHEN 'target' THEN 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.'
-                                     ELSE 'Remove the TTL with trace_agg.remove_ttl() first.' END;
+                  DETAIL = format('Materialized view %s writes it.', d.view::regclass),
+                  HINT = 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.';
     END LOOP;
 
     FOR src IN
@@ -293,6 +289,9 @@ CREATE EVENT TRIGGER trace_agg_detach_reference ON sql_drop
     EXECUTE FUNCTION trace_agg.detach_dropped_reference();
 COMMENT ON EVENT TRIGGER trace_agg_detach_reference IS
     'a dropped table stops being the reference of the TTLs naming it';
+
+COMMENT ON FUNCTION trace_agg.ttl_cutoff(interval) IS
+    'the oldest value of a TTL column still alive under ttl: rows before it have expired';
 
 -- Comments (issue 11, item 7): every object of 0.1 that had none, so that
 -- \dx+, \df+ and \dT+ explain them; the same statements as in sql/ext/.
