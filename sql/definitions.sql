@@ -80,17 +80,47 @@ SELECT trace_agg.drop_materialized_view('df2.totals');
 SELECT trace_agg.drop_materialized_view('no_schema.x');
 SELECT trace_agg.drop_materialized_view('a.b.c.d');
 
--- Two traces setups in one database, each fed by its own null table.
+-- Two traces setups in one database, each fed by its own null table: one
+-- with ClickHouse's window tables, one with the windows as views over the
+-- all table.  Fed the same events (recent, 10 and 40 days old, and late
+-- events of old traces), their read views hold the same rows (but for
+-- created_at and updated_at, which default to each statement's now()).
 CREATE SCHEMA tenant_a;
 CREATE SCHEMA tenant_b;
 SELECT trace_agg.create_traces_tables('tenant_a');
-SELECT trace_agg.create_traces_tables('tenant_b');
-INSERT INTO tenant_a.traces_null (project_id, id, start_time, name, event_ts)
-VALUES ('p', 't-a', now(), 'from a', now());
-INSERT INTO tenant_b.traces_null (project_id, id, start_time, name, event_ts)
-VALUES ('p', 't-b', now(), 'from b', now()), ('p', 't-b2', now(), 'from b', now());
-SELECT 'a' AS setup, id, name FROM tenant_a.traces_all
-UNION ALL SELECT 'b', id, name FROM tenant_b.traces_7d ORDER BY 1, 2;
+SELECT trace_agg.create_traces_tables('tenant_b', windows => 'views');
+SELECT trace_agg.create_traces_tables('tenant_b', windows => 'partitions');
+CREATE TEMP TABLE ev_both AS
+SELECT 'p' || (g % 3) AS project_id, 't' || g AS id,
+       now() - (g % 50) * interval '1 day' AS start_time, 'trace ' || g AS name,
+       ARRAY['tag' || (g % 4)] AS tags, repeat('x', g % 300) AS input,
+       now() - (g % 50) * interval '1 day' AS event_ts
+FROM generate_series(1, 200) g;
+INSERT INTO tenant_a.traces_null (project_id, id, start_time, name, tags, input, event_ts)
+SELECT * FROM ev_both;
+INSERT INTO tenant_b.traces_null (project_id, id, start_time, name, tags, input, event_ts)
+SELECT * FROM ev_both;
+-- late events: every trace gets a recent one with a recent start_time
+CREATE TEMP TABLE late_both AS SELECT project_id, id, now() AS ts FROM ev_both;
+INSERT INTO tenant_a.traces_null (project_id, id, start_time, output, event_ts)
+SELECT project_id, id, ts, 'late', ts FROM late_both;
+INSERT INTO tenant_b.traces_null (project_id, id, start_time, output, event_ts)
+SELECT project_id, id, ts, 'late', ts FROM late_both;
+SELECT w, (SELECT count(*) FROM tenant_a.traces_all) AS all_rows,
+       count(*) AS rows, count(*) FILTER (WHERE in_a AND in_b) AS in_both
+FROM (SELECT '7d' AS w, a.id IS NOT NULL AS in_a, b.id IS NOT NULL AS in_b
+      FROM tenant_a.traces_7d a FULL JOIN tenant_b.traces_7d b ON row(a.project_id, a.id, a.start_time, a.end_time, a.name, a.tags, a.input, a.output)::text
+         = row(b.project_id, b.id, b.start_time, b.end_time, b.name, b.tags, b.input, b.output)::text
+      UNION ALL
+      SELECT '30d', a.id IS NOT NULL, b.id IS NOT NULL
+      FROM tenant_a.traces_30d a FULL JOIN tenant_b.traces_30d b ON row(a.project_id, a.id, a.start_time, a.end_time, a.name, a.tags, a.input, a.output)::text
+         = row(b.project_id, b.id, b.start_time, b.end_time, b.name, b.tags, b.input, b.output)::text
+      UNION ALL
+      SELECT 'all', a.id IS NOT NULL, b.id IS NOT NULL
+      FROM tenant_a.traces_all a FULL JOIN tenant_b.traces_all b ON row(a.project_id, a.id, a.start_time, a.end_time, a.name, a.tags, a.input, a.output)::text
+         = row(b.project_id, b.id, b.start_time, b.end_time, b.name, b.tags, b.input, b.output)::text) x
+GROUP BY w ORDER BY w;
+SELECT relname FROM pg_class WHERE relnamespace = 'tenant_b'::regnamespace AND relkind IN ('r', 'v') ORDER BY 1;
 SELECT schema, count(*) FROM trace_agg.materialized_views GROUP BY schema ORDER BY 1;
 
 RESET search_path;

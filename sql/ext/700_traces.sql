@@ -37,7 +37,8 @@ SELECT project_id,
 FROM %s
 GROUP BY project_id, id$q$, source);
 
-CREATE FUNCTION trace_agg.create_traces_tables(schema name DEFAULT 'public')
+CREATE FUNCTION trace_agg.create_traces_tables(schema name DEFAULT 'public',
+                                               windows text DEFAULT 'tables')
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -45,7 +46,21 @@ AS $fn$
 DECLARE
     s text := quote_ident(schema);
     t text;
+    targets text[];
 BEGIN
+    -- 'tables' is ClickHouse's layout: traces_7d_amt and traces_30d_amt are
+    -- tables of their own, each merged by its view and purged by its TTL.
+    -- 'views' merges into traces_all_amt alone and serves the 7-day and
+    -- 30-day windows from it through an index on start_time: the same rows
+    -- (a window table holds exactly the all table's rows whose start is in
+    -- the window, ghost rows being prevented), for one merge instead of
+    -- three when events are recent.
+    IF windows IS NULL OR windows NOT IN ('tables', 'views') THEN
+        RAISE EXCEPTION 'windows of the traces setup must be ''tables'' or ''views'', not %', coalesce(quote_literal(windows), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    targets := CASE windows WHEN 'tables' THEN ARRAY['traces_all_amt', 'traces_7d_amt', 'traces_30d_amt']
+                            ELSE ARRAY['traces_all_amt'] END;
     EXECUTE format($ddl$
         CREATE TABLE %1$s.traces_null (
             project_id      text NOT NULL,
@@ -73,7 +88,7 @@ BEGIN
             event_ts        timestamptz NOT NULL DEFAULT now()
         ) USING trace_agg_null$ddl$, s);
 
-    FOREACH t IN ARRAY ARRAY['traces_all_amt', 'traces_7d_amt', 'traces_30d_amt'] LOOP
+    FOREACH t IN ARRAY targets LOOP
         EXECUTE format($ddl$
             CREATE TABLE %1$s.%2$I (
                 project_id      text NOT NULL,
@@ -120,12 +135,18 @@ BEGIN
         PERFORM trace_agg.create_materialized_view(t || '_mv', format('%s.%I', s, t)::regclass,
                                                    trace_agg.traces_view_query(format('%s.traces_null', s)::regclass));
     END LOOP;
-    EXECUTE format('CREATE INDEX ON %1$s.traces_7d_amt (start_time)', s);
-    EXECUTE format('CREATE INDEX ON %1$s.traces_30d_amt (start_time)', s);
-    PERFORM trace_agg.set_ttl(format('%s.traces_7d_amt', s)::regclass, 'start_time', interval '7 days',
-                              format('%s.traces_all_amt', s)::regclass);
-    PERFORM trace_agg.set_ttl(format('%s.traces_30d_amt', s)::regclass, 'start_time', interval '30 days',
-                              format('%s.traces_all_amt', s)::regclass);
+    IF windows = 'tables' THEN
+        EXECUTE format('CREATE INDEX ON %1$s.traces_7d_amt (start_time)', s);
+        EXECUTE format('CREATE INDEX ON %1$s.traces_30d_amt (start_time)', s);
+        PERFORM trace_agg.set_ttl(format('%s.traces_7d_amt', s)::regclass, 'start_time', interval '7 days',
+                                  format('%s.traces_all_amt', s)::regclass);
+        PERFORM trace_agg.set_ttl(format('%s.traces_30d_amt', s)::regclass, 'start_time', interval '30 days',
+                                  format('%s.traces_all_amt', s)::regclass);
+    ELSE
+        -- start_time changes only when a late event starts earlier, so
+        -- merges stay HOT with this index too.
+        EXECUTE format('CREATE INDEX ON %1$s.traces_all_amt (start_time)', s);
+    END IF;
 
     -- Read views: plain values, as the reference's "Query AggregatingMergeTrees".
     -- The 7d/30d views also hide rows that expired since the last purge; the
@@ -143,15 +164,15 @@ BEGIN
                    trace_agg.finalize(output) AS output,
                    created_at, updated_at
             FROM %1$s.%3$I %4$s$ddl$,
-            s, 'traces_' || t, 'traces_' || t || '_amt',
+            s, 'traces_' || t, CASE windows WHEN 'tables' THEN 'traces_' || t || '_amt' ELSE 'traces_all_amt' END,
             CASE t WHEN '7d' THEN $w$WHERE start_time >= (SELECT trace_agg.ttl_cutoff('7 days'))$w$
                    WHEN '30d' THEN $w$WHERE start_time >= (SELECT trace_agg.ttl_cutoff('30 days'))$w$
                    ELSE '' END);
     END LOOP;
 END
 $fn$;
-COMMENT ON FUNCTION trace_agg.create_traces_tables(name) IS
-    'create traces_null, traces_all_amt, traces_7d_amt, traces_30d_amt, their materialized views and TTLs, and the read views traces_all, traces_7d, traces_30d in schema';
+COMMENT ON FUNCTION trace_agg.create_traces_tables(name, text) IS
+    'create traces_null, traces_all_amt (and with windows ''tables'' traces_7d_amt, traces_30d_amt with their TTLs), their materialized views, and the read views traces_all, traces_7d, traces_30d in schema';
 
 -- Comments on the objects above that have none beside their definition,
 -- so that \df+ and \dT+ explain every one (issue 11, item 7).

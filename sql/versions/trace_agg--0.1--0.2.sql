@@ -293,6 +293,146 @@ COMMENT ON EVENT TRIGGER trace_agg_detach_reference IS
 COMMENT ON FUNCTION trace_agg.ttl_cutoff(interval) IS
     'the oldest value of a TTL column still alive under ttl: rows before it have expired';
 
+-- Traces setup: the 7-day and 30-day windows may be views over the all
+-- table (windows => 'views') instead of tables of their own.
+DROP FUNCTION trace_agg.create_traces_tables(name);
+CREATE FUNCTION trace_agg.create_traces_tables(schema name DEFAULT 'public',
+                                               windows text DEFAULT 'tables')
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := quote_ident(schema);
+    t text;
+    targets text[];
+BEGIN
+    -- 'tables' is ClickHouse's layout: traces_7d_amt and traces_30d_amt are
+    -- tables of their own, each merged by its view and purged by its TTL.
+    -- 'views' merges into traces_all_amt alone and serves the 7-day and
+    -- 30-day windows from it through an index on start_time: the same rows
+    -- (a window table holds exactly the all table's rows whose start is in
+    -- the window, ghost rows being prevented), for one merge instead of
+    -- three when events are recent.
+    IF windows IS NULL OR windows NOT IN ('tables', 'views') THEN
+        RAISE EXCEPTION 'windows of the traces setup must be ''tables'' or ''views'', not %', coalesce(quote_literal(windows), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    targets := CASE windows WHEN 'tables' THEN ARRAY['traces_all_amt', 'traces_7d_amt', 'traces_30d_amt']
+                            ELSE ARRAY['traces_all_amt'] END;
+    EXECUTE format($ddl$
+        CREATE TABLE %1$s.traces_null (
+            project_id      text NOT NULL,
+            id              text NOT NULL,
+            start_time      timestamptz NOT NULL,
+            end_time        timestamptz,
+            name            text,
+            metadata        trace_agg.text_map NOT NULL DEFAULT '{}',
+            user_id         text,
+            session_id      text,
+            environment     text NOT NULL DEFAULT 'default',
+            tags            text[] NOT NULL DEFAULT '{}',
+            version         text,
+            release         text,
+            bookmarked      boolean,
+            public          boolean,
+            observation_ids text[] NOT NULL DEFAULT '{}',
+            score_ids       text[] NOT NULL DEFAULT '{}',
+            cost_details    trace_agg.decimal_map NOT NULL DEFAULT '{}',
+            usage_details   trace_agg.uint64_map NOT NULL DEFAULT '{}',
+            input           text NOT NULL DEFAULT '',
+            output          text NOT NULL DEFAULT '',
+            created_at      timestamptz NOT NULL DEFAULT now(),
+            updated_at      timestamptz NOT NULL DEFAULT now(),
+            event_ts        timestamptz NOT NULL DEFAULT now()
+        ) USING trace_agg_null$ddl$, s);
+
+    FOREACH t IN ARRAY targets LOOP
+        EXECUTE format($ddl$
+            CREATE TABLE %1$s.%2$I (
+                project_id      text NOT NULL,
+                id              text NOT NULL,
+                "timestamp"     timestamptz,
+                start_time      timestamptz,
+                end_time        timestamptz,
+                name            text,
+                metadata        trace_agg.text_map,
+                user_id         text,
+                session_id      text,
+                environment     text,
+                tags            text[],
+                version         text,
+                release         text,
+                bookmarked      trace_agg.argmax_bool,
+                public          trace_agg.argmax_bool,
+                observation_ids text[],
+                score_ids       text[],
+                cost_details    trace_agg.decimal_map,
+                usage_details   trace_agg.uint64_map,
+                input           trace_agg.argmax_text,
+                output          trace_agg.argmax_text,
+                created_at      timestamptz,
+                updated_at      timestamptz,
+                PRIMARY KEY (project_id, id)
+            ) WITH (fillfactor = 70, toast_tuple_target = 512)$ddl$, s, t);
+        -- A trace's row is updated by most batches that carry its events.
+        -- The room fillfactor leaves lets the new version stay on its page
+        -- (a HOT update, with no index entry to add); toast_tuple_target
+        -- keeps the row small by moving input/output states and long id
+        -- arrays out of line, where an update that does not change them
+        -- keeps them as they are instead of writing them again.
+        -- Indexes for the product's queries.  Columns that merges change
+        -- on most events (observation_ids, usage, input, output, end_time,
+        -- updated_at) stay unindexed so that those updates remain HOT.
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, start_time DESC)', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, session_id) WHERE session_id IS NOT NULL', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, user_id) WHERE user_id IS NOT NULL', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, name)', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I USING gin (tags)', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I USING gin (metadata jsonb_path_ops)', s, t);
+        EXECUTE format('ALTER TABLE %1$s.%2$I ALTER input SET STORAGE external, ALTER output SET STORAGE external', s, t);
+        PERFORM trace_agg.create_materialized_view(t || '_mv', format('%s.%I', s, t)::regclass,
+                                                   trace_agg.traces_view_query(format('%s.traces_null', s)::regclass));
+    END LOOP;
+    IF windows = 'tables' THEN
+        EXECUTE format('CREATE INDEX ON %1$s.traces_7d_amt (start_time)', s);
+        EXECUTE format('CREATE INDEX ON %1$s.traces_30d_amt (start_time)', s);
+        PERFORM trace_agg.set_ttl(format('%s.traces_7d_amt', s)::regclass, 'start_time', interval '7 days',
+                                  format('%s.traces_all_amt', s)::regclass);
+        PERFORM trace_agg.set_ttl(format('%s.traces_30d_amt', s)::regclass, 'start_time', interval '30 days',
+                                  format('%s.traces_all_amt', s)::regclass);
+    ELSE
+        -- start_time changes only when a late event starts earlier, so
+        -- merges stay HOT with this index too.
+        EXECUTE format('CREATE INDEX ON %1$s.traces_all_amt (start_time)', s);
+    END IF;
+
+    -- Read views: plain values, as the reference's "Query AggregatingMergeTrees".
+    -- The 7d/30d views also hide rows that expired since the last purge; the
+    -- cutoff is a sub-select, computed once per query rather than per row
+    -- (ttl_cutoff has its own search_path, so it is never inlined).
+    FOREACH t IN ARRAY ARRAY['all', '7d', '30d'] LOOP
+        EXECUTE format($ddl$
+            CREATE VIEW %1$s.%2$I AS
+            SELECT project_id, id, "timestamp", start_time, end_time, name, metadata,
+                   user_id, session_id, environment, tags, version, release,
+                   trace_agg.finalize(bookmarked) AS bookmarked,
+                   trace_agg.finalize(public) AS public,
+                   observation_ids, score_ids, cost_details, usage_details,
+                   trace_agg.finalize(input) AS input,
+                   trace_agg.finalize(output) AS output,
+                   created_at, updated_at
+            FROM %1$s.%3$I %4$s$ddl$,
+            s, 'traces_' || t, CASE windows WHEN 'tables' THEN 'traces_' || t || '_amt' ELSE 'traces_all_amt' END,
+            CASE t WHEN '7d' THEN $w$WHERE start_time >= (SELECT trace_agg.ttl_cutoff('7 days'))$w$
+                   WHEN '30d' THEN $w$WHERE start_time >= (SELECT trace_agg.ttl_cutoff('30 days'))$w$
+                   ELSE '' END);
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION trace_agg.create_traces_tables(name, text) IS
+    'create traces_null, traces_all_amt (and with windows ''tables'' traces_7d_amt, traces_30d_amt with their TTLs), their materialized views, and the read views traces_all, traces_7d, traces_30d in schema';
+
 -- Comments (issue 11, item 7): every object of 0.1 that had none, so that
 -- \dx+, \df+ and \dT+ explain them; the same statements as in sql/ext/.
 
