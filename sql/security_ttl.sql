@@ -77,7 +77,11 @@ BEGIN
     EXECUTE command;
     INSERT INTO sttl.trigger_log VALUES (current_user, attempt, 'done');
 EXCEPTION WHEN OTHERS THEN
-    INSERT INTO sttl.trigger_log VALUES (current_user, attempt, SQLERRM);
+    -- (ALTER ROLE's message differs between majors)
+    INSERT INTO sttl.trigger_log VALUES (current_user, attempt,
+        CASE WHEN SQLERRM LIKE 'must be superuser to alter superuser roles%'
+                  OR SQLERRM = 'permission denied to alter role'
+             THEN 'not allowed to alter the role' ELSE SQLERRM END);
 END $$;
 CREATE FUNCTION hostile_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

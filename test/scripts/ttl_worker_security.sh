@@ -92,8 +92,10 @@ rows="SELECT (SELECT count(*) FROM hostile) || ' ' || (SELECT count(*) FROM fail
              || (SELECT count(*) FROM fine1) || ' ' || (SELECT count(*) FROM fine2)"
 wait_for sec "$rows" "1 2 1 1"
 echo "purged by the worker despite a held advisory lock 7631980; the failing target kept its rows"
-[ "$(psql -d sec -c "SELECT who || ': ' || outcome FROM trigger_log")" = \
-  "sec_owner: must be superuser to alter superuser roles or change superuser attribute" ]
+# (the message differs between majors: "must be superuser to alter
+# superuser roles ..." up to 15, "permission denied to alter role" from 16)
+[ "$(psql -d sec -c "SELECT who || ': ' || (outcome LIKE 'must be superuser%' OR outcome LIKE 'permission denied%') FROM trigger_log")" = \
+  "sec_owner: true" ]
 [ "$(psql -d sec -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_owner'")" = f ]
 echo "the owner's trigger ran as the owner and could not make it superuser"
 
