@@ -262,7 +262,7 @@ typedef struct MergeParts
  */
 static void
 build_merge_parts(Query *query, const char *viewname, Oid targetid,
-				  const FanoutTtl *ttl, MergeParts *parts)
+				  const FanoutTtl *ttl, const char *rows, MergeParts *parts)
 {
 	RangeTblEntry *rte = linitial_node(RangeTblEntry, query->rtable);
 	Relation	target;
@@ -394,10 +394,10 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 	if (order_sensitive)
 		appendStringInfo(&aggregate,
 						 "(SELECT * FROM (SELECT *, pg_catalog.row_number() OVER () AS trace_agg_input_order "
-						 "FROM trace_agg_new_rows) AS n ORDER BY %s, trace_agg_input_order) AS s",
-						 fanout_group_exprs(query, dpcontext));
+						 "FROM %s) AS n ORDER BY %s, trace_agg_input_order) AS s",
+						 rows, fanout_group_exprs(query, dpcontext));
 	else
-		appendStringInfoString(&aggregate, "trace_agg_new_rows AS s");
+		appendStringInfo(&aggregate, "%s AS s", rows);
 	if (query->jointree->quals)
 		appendStringInfo(&aggregate, " WHERE %s",
 						 deparse_expression(query->jointree->quals, dpcontext, false, false));
@@ -496,9 +496,9 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 /*
  * Build the statement of a run of views of one source that share their
  * query and their owner (fanout_catalog.c decides which; a run is often a
- * single view): it aggregates the
- * new rows once and upserts the result into every target, each from a WITH
- * query.  This saves running the query again per target, which for the
+ * single view): it aggregates the rows of ROWS (the transition table, or
+ * the source itself for a backfill) once and upserts the result into every
+ * target, each from a WITH query.  This saves running the query again per target, which for the
  * traces setup means compressing every payload three times.
  *
  * The statement does what running the views' merge statements one after
@@ -518,7 +518,7 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
  * search_path pinned to pg_catalog.
  */
 char *
-fanout_build_run_sql(const FanoutView *views, int nviews)
+fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows)
 {
 	MergeParts *parts = palloc(sizeof(MergeParts) * nviews);
 	Query	  **queries = palloc(sizeof(Query *) * nviews);
@@ -541,7 +541,7 @@ fanout_build_run_sql(const FanoutView *views, int nviews)
 							views[i].name, get_rel_name(views[i].sourceid)),
 					 errdetail("Its query now reads \"%s\".", get_rel_name(sourceid)),
 					 errhint("Drop the view and create it again.")));
-		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].ttl, &parts[i]);
+		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].ttl, rows, &parts[i]);
 		initStringInfo(&returning[i]);
 		appendStringInfoString(&returning[i], parts[i].keys);
 	}

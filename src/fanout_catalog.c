@@ -280,7 +280,8 @@ joins_run(const FanoutView *run, int n, const FanoutView *view)
 
 /*
  * The runs of SOURCEID's views with their statements, in the order they
- * run (or, with ONLY_VIEW, the statement of that view alone); *RELIDS gets
+ * run (or, with ONLY_VIEW, the statement of that view alone), reading the
+ * relation named ROWS (NULL: the transition table); *RELIDS gets
  * every relation they involve (views, targets, TTL references), whose
  * changes make the statements stale.  Every view's owner is checked to
  * still be allowed to read the source, and a TTL's reference to be
@@ -290,7 +291,7 @@ joins_run(const FanoutView *run, int n, const FanoutView *view)
  * queries and the statements qualify every name.
  */
 List *
-fanout_source_runs(Oid sourceid, Oid only_view, List **relids)
+fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 {
 	List	   *views;
 	List	   *runs = NIL;
@@ -340,7 +341,7 @@ fanout_source_runs(Oid sourceid, Oid only_view, List **relids)
 		run->ownerid = all[first].ownerid;
 		run->nviews = end - first;
 		run->views = &all[first];
-		run->sql = fanout_build_run_sql(run->views, run->nviews);
+		run->sql = fanout_build_run_sql(run->views, run->nviews, rows ? rows : FANOUT_NEW_ROWS);
 		runs = lappend(runs, run);
 		first = end;
 	}

@@ -188,7 +188,7 @@ build_statements(Oid sourceid, Oid only_view)
 	List	   *runs;
 	List	   *relids;
 
-	runs = fanout_source_runs(sourceid, only_view, &relids);
+	runs = fanout_source_runs(sourceid, only_view, NULL, &relids);
 	context = AllocSetContextCreate(CacheMemoryContext, "trace_agg fan-out statements",
 									ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(context);

@@ -34,6 +34,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -187,6 +188,34 @@ view_range_var(text *name, Oid targetid)
 	return rv;
 }
 
+/*
+ * Aggregate the rows the source already holds into the new view's target,
+ * as its owner in a security-restricted operation, through the statement
+ * the view runs for a batch, reading the source instead of the transition
+ * table.  The caller holds a lock on the source that keeps inserts out
+ * until it commits, and a snapshot taken after it: every row committed
+ * before is merged once here, every later one by the trigger.  Rows are
+ * fed in the order a scan of the source returns them, which stands for
+ * the arrival order (any_last and argMax ties).
+ */
+static void
+backfill_view(Oid sourceid, Oid viewid)
+{
+	List	   *relids;
+	List	   *runs = fanout_source_runs(sourceid, viewid, fanout_qualified_name(sourceid), &relids);
+	FanoutRun  *run = linitial(runs);
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(run->ownerid, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	if (SPI_execute(run->sql, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "backfill of materialized view \"%s\" failed: %s",
+			 run->views[0].name, SPI_result_code_string(SPI_result));
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
 PG_FUNCTION_INFO_V1(trace_agg_create_materialized_view);
 Datum
 trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
@@ -194,6 +223,7 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	char	   *name;
 	Oid			targetid;
 	char	   *query_text;
+	bool		backfill;
 	RangeVar   *rv;
 	Query	   *query;
 	Oid			sourceid;
@@ -210,6 +240,13 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	targetid = PG_GETARG_OID(1);
 	query_text = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	/* 0.1's SQL declares three arguments; 0.2 adds backfill */
+	backfill = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	if (backfill && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("backfill of materialized view \"%s\" needs READ COMMITTED", name),
+				 errdetail("The backfill must see every row committed before it locks the source; a transaction snapshot taken earlier would miss some.")));
 	if (name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
@@ -221,6 +258,14 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	/* The query means what it means under the caller's search_path. */
 	query = fanout_analyze(query_text, name, &sourceid);
 	nest = fanout_pin_search_path();
+
+	/*
+	 * For a backfill, no insert may run from before the backfill's snapshot
+	 * to the commit: it would be merged by neither.  This lock waits for the
+	 * inserting transactions and keeps new ones out (as CREATE TRIGGER's).
+	 */
+	if (backfill)
+		LockRelationOid(sourceid, ShareRowExclusiveLock);
 	normalized = pg_get_querydef(copyObject(query), false);
 
 	/* One creation at a time, so that the checks below see every view. */
@@ -264,6 +309,8 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcacheByRelid(sourceid);
 	CommandCounterIncrement();
 	fanout_check_statements(sourceid, viewid);
+	if (backfill)
+		backfill_view(sourceid, viewid);
 
 	AtEOXact_GUC(false, nest);
 	SPI_finish();
@@ -421,7 +468,7 @@ trace_agg_materialized_view_statements(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	nest = fanout_pin_search_path();
-	runs = fanout_source_runs(sourceid, InvalidOid, &relids);
+	runs = fanout_source_runs(sourceid, InvalidOid, NULL, &relids);
 	foreach(lc, runs)
 	{
 		FanoutRun  *run = lfirst(lc);

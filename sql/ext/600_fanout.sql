@@ -71,11 +71,12 @@ CREATE FUNCTION trace_agg.fanout() RETURNS trigger
 COMMENT ON FUNCTION trace_agg.fanout() IS
     'statement trigger of a materialized view source: merges the inserted rows into every target';
 
-CREATE FUNCTION trace_agg.create_materialized_view(name text, target regclass, query text)
+CREATE FUNCTION trace_agg.create_materialized_view(name text, target regclass, query text,
+                                                   backfill boolean DEFAULT false)
     RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_create_materialized_view' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text) IS
-    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target';
+COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text, boolean) IS
+    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target; backfill merges the rows the source already holds';
 
 -- Internal: set_ttl and remove_ttl call it to have the statements that
 -- involve a target generated again.

@@ -85,8 +85,13 @@ COMMENT ON TABLE trace_agg.insert_token IS
     'insert tokens already applied to a source (trace_agg.insert_token), kept for trace_agg.insert_token_window';
 COMMENT ON FUNCTION trace_agg.fanout() IS
     'statement trigger of a materialized view source: merges the inserted rows into every target';
-COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text) IS
-    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target';
+DROP FUNCTION trace_agg.create_materialized_view(text, regclass, text);
+CREATE FUNCTION trace_agg.create_materialized_view(name text, target regclass, query text,
+                                                   backfill boolean DEFAULT false)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'trace_agg_create_materialized_view' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text, boolean) IS
+    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target; backfill merges the rows the source already holds';
 REVOKE ALL ON FUNCTION trace_agg.rebuild_materialized_views(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION trace_agg.rebuild_materialized_views(regclass) IS
     'internal: regenerate the statements of the materialized views involving target at their next use';
