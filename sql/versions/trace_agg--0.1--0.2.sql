@@ -33,6 +33,64 @@ COMMENT ON FUNCTION trace_agg.record_view_dependency() IS
 CREATE TRIGGER view_depends_on_target AFTER INSERT ON trace_agg.materialized_view
     FOR EACH ROW EXECUTE FUNCTION trace_agg.record_view_dependency();
 
+-- The drop guard reads the new catalog from here on (the update drops
+-- objects below).
+-- Every way a materialized view, its source or its target goes (DROP VIEW,
+-- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
+-- A dropped view's definition is forgotten (and any whose view is gone by
+-- a way no event trigger sees), and with a source's last view its
+-- trigger; a target cannot go while a view still writes it (a drop that
+-- takes the view too, by CASCADE, may).  A dropped TTL reference is
+-- detached from its TTLs before this runs (trace_agg_detach_reference).
+-- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
+-- table's owner can no longer be looked up by the TTL's row-level policy;
+-- it changes only rows of objects this very command dropped.
+CREATE OR REPLACE FUNCTION trace_agg.guard_drop() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+    src regclass;
+    dropped oid[] := ARRAY(SELECT o.objid FROM pg_event_trigger_dropped_objects() o
+                           WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
+BEGIN
+    FOR d IN
+        SELECT m.target::oid AS table_oid, m.view::oid AS view
+        FROM trace_agg.materialized_view m
+        WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
+          AND EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
+        LIMIT 1
+    LOOP
+        RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
+                        (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
+                         WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Materialized view %s writes it.', d.view::regclass),
+                  HINT = 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.';
+    END LOOP;
+
+    FOR src IN
+        DELETE FROM trace_agg.materialized_view m
+        WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
+        RETURNING m.source
+    LOOP
+        IF NOT src = ANY (dropped)
+           AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
+           AND EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = 'trace_agg_fanout') THEN
+            EXECUTE format('DROP TRIGGER trace_agg_fanout ON %s', src);
+        END IF;
+    END LOOP;
+    DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
+END
+$$;
+REVOKE ALL ON FUNCTION trace_agg.guard_drop() FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.guard_drop() IS
+    'event trigger: forgets dropped materialized views and refuses to drop a table a view writes or a TTL refers to';
+
+COMMENT ON EVENT TRIGGER trace_agg_guard_drop IS
+    'forgets dropped materialized views and protects the tables they write';
+
 -- Each 0.1 view's stored query (qualified, as 0.1 normalized it) becomes a
 -- Postgres view owned by the view's owner.  A view whose owner was dropped
 -- could not run any more (every insert into its source failed): it is
@@ -117,61 +175,6 @@ CREATE VIEW trace_agg.materialized_views AS
 GRANT SELECT ON trace_agg.materialized_views TO PUBLIC;
 COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries and the TTL of their targets';
 
--- Every way a materialized view, its source or its target goes (DROP VIEW,
--- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.
--- A dropped view's definition is forgotten (and any whose view is gone by
--- a way no event trigger sees), and with a source's last view its
--- trigger; a target cannot go while a view still writes it (a drop that
--- takes the view too, by CASCADE, may).  A dropped TTL reference is
--- detached from its TTLs before this runs (trace_agg_detach_reference).
--- SECURITY DEFINER: the catalog is the extension's alone, and a dropped
--- table's owner can no longer be looked up by the TTL's row-level policy;
--- it changes only rows of objects this very command dropped.
-CREATE OR REPLACE FUNCTION trace_agg.guard_drop() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    d record;
-    src regclass;
-    dropped oid[] := ARRAY(SELECT o.objid FROM pg_event_trigger_dropped_objects() o
-                           WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
-BEGIN
-    FOR d IN
-        SELECT m.target::oid AS table_oid, m.view::oid AS view
-        FROM trace_agg.materialized_view m
-        WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
-          AND EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
-        LIMIT 1
-    LOOP
-        RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
-                        (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
-                         WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
-            USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = format('Materialized view %s writes it.', d.view::regclass),
-                  HINT = 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.';
-    END LOOP;
-
-    FOR src IN
-        DELETE FROM trace_agg.materialized_view m
-        WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
-        RETURNING m.source
-    LOOP
-        IF NOT src = ANY (dropped)
-           AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
-           AND EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = 'trace_agg_fanout') THEN
-            EXECUTE format('DROP TRIGGER trace_agg_fanout ON %s', src);
-        END IF;
-    END LOOP;
-    DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
-END
-$$;
-REVOKE ALL ON FUNCTION trace_agg.guard_drop() FROM PUBLIC;
-COMMENT ON FUNCTION trace_agg.guard_drop() IS
-    'event trigger: forgets dropped materialized views and refuses to drop a table a view writes or a TTL refers to';
-
-COMMENT ON EVENT TRIGGER trace_agg_guard_drop IS
-    'forgets dropped materialized views and protects the tables they write';
 
 -- Renaming a column a view writes renames the view's output column too;
 -- dropping one needs CASCADE, which drops the view (src/fanout_ddl.c).
