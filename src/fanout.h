@@ -51,7 +51,8 @@ typedef struct FanoutRun
 
 /* fanout_build.c */
 extern Query *fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid);
-extern char *fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows);
+extern char *fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
+								  bool tombstones);
 extern char *fanout_group_exprs(Query *query, List *dpcontext);
 extern void fanout_append_key_match(StringInfo buf, Query *query,
 									const char *left, const char *right);
@@ -62,6 +63,9 @@ extern void fanout_check_catalog_version(void);
 extern List *fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids);
 extern void fanout_check_source_access(Oid sourceid, Oid roleid, const char *viewname,
 									   bool creating);
+
+/* fanout_delete.c */
+extern void fanout_define_delete_settings(void);
 
 /* fanout_trigger.c */
 extern int	fanout_pin_search_path(void);

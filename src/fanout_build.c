@@ -240,6 +240,39 @@ append_ttl_test(StringInfo buf, const char *col, const char *op, const char *ttl
 }
 
 /*
+ * Leave out the rows of keys deleted by trace_agg.delete_keys() within the
+ * tombstone window: a tombstone names a source and the leading values of
+ * its views' keys (as text, in GROUP BY order), so a row is dropped when
+ * any of its key's prefixes is one.  Each prefix is one probe of the
+ * tombstones' primary key.  Added only while the source has tombstones.
+ */
+static void
+append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourceid)
+{
+	StringInfoData prefix;
+	ListCell   *lc;
+	bool		first = true;
+
+	initStringInfo(&prefix);
+	appendStringInfo(buf, " NOT EXISTS (SELECT FROM trace_agg.tombstone AS z "
+					 "WHERE z.source OPERATOR(pg_catalog.=) %u::pg_catalog.oid::pg_catalog.regclass "
+					 "AND z.deleted_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) "
+					 "pg_catalog.current_setting('trace_agg.tombstone_window')::pg_catalog.interval) "
+					 "AND z.key IN (", sourceid);
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
+
+		appendStringInfo(&prefix, "%s(%s)::pg_catalog.text", prefix.len ? ", " : "",
+						 deparse_expression((Node *) te->expr, dpcontext, false, false));
+		appendStringInfo(buf, "%sARRAY[%s]", first ? "" : ", ", prefix.data);
+		first = false;
+	}
+	appendStringInfoString(buf, "))");
+}
+
+/*
  * A view's merge statement in pieces: the view's query over the transition
  * table, and what the upsert into the target needs.  Views of one source
  * that share their query share the first piece.
@@ -262,7 +295,8 @@ typedef struct MergeParts
  */
 static void
 build_merge_parts(Query *query, const char *viewname, Oid targetid,
-				  const FanoutTtl *ttl, const char *rows, MergeParts *parts)
+				  const FanoutTtl *ttl, const char *rows, Oid tombstones_of,
+				  MergeParts *parts)
 {
 	RangeTblEntry *rte = linitial_node(RangeTblEntry, query->rtable);
 	Relation	target;
@@ -401,6 +435,11 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 	if (query->jointree->quals)
 		appendStringInfo(&aggregate, " WHERE %s",
 						 deparse_expression(query->jointree->quals, dpcontext, false, false));
+	if (OidIsValid(tombstones_of))
+	{
+		appendStringInfoString(&aggregate, query->jointree->quals ? " AND" : " WHERE");
+		append_tombstone_filter(&aggregate, query, dpcontext, tombstones_of);
+	}
 	appendStringInfo(&aggregate, " GROUP BY %s", fanout_group_exprs(query, dpcontext));
 
 	parts->target = fanout_qualified_name(targetid);
@@ -497,7 +536,8 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
  * Build the statement of a run of views of one source that share their
  * query and their owner (fanout_catalog.c decides which; a run is often a
  * single view): it aggregates the rows of ROWS (the transition table, or
- * the source itself for a backfill) once and upserts the result into every
+ * the source itself for a backfill) once, leaving out deleted keys when
+ * TOMBSTONES says the source has some, and upserts the result into every
  * target, each from a WITH query.  This saves running the query again per target, which for the
  * traces setup means compressing every payload three times.
  *
@@ -518,7 +558,8 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
  * search_path pinned to pg_catalog.
  */
 char *
-fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows)
+fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
+					 bool tombstones)
 {
 	MergeParts *parts = palloc(sizeof(MergeParts) * nviews);
 	Query	  **queries = palloc(sizeof(Query *) * nviews);
@@ -541,7 +582,8 @@ fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows)
 							views[i].name, get_rel_name(views[i].sourceid)),
 					 errdetail("Its query now reads \"%s\".", get_rel_name(sourceid)),
 					 errhint("Drop the view and create it again.")));
-		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].ttl, rows, &parts[i]);
+		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].ttl, rows,
+						  tombstones ? views[i].sourceid : InvalidOid, &parts[i]);
 		initStringInfo(&returning[i]);
 		appendStringInfoString(&returning[i], parts[i].keys);
 	}

@@ -255,6 +255,29 @@ check_reference_access(const FanoutView *view)
 }
 
 /*
+ * Whether SOURCEID has tombstones (trace_agg.delete_keys), read as the
+ * catalog's owner; deleting keys invalidates the source's statements, so
+ * they get the filter from the first tombstone on.
+ */
+static bool
+has_tombstones(Oid sourceid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		found;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_execute_with_args("SELECT FROM trace_agg.tombstone WHERE source OPERATOR(pg_catalog.=) $1",
+						  1, argtypes, args, NULL, true, 1);
+	found = SPI_processed > 0;
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return found;
+}
+
+/*
  * Whether VIEW may join the run RUN[0 .. n-1]: same query and owner, a
  * target not yet in the run, and no TTL asking about the target of a view
  * of the run that has a TTL of its own.  A run is merged by one statement
@@ -295,6 +318,7 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 {
 	List	   *views;
 	List	   *runs = NIL;
+	bool		tombstones;
 	FanoutView *all;
 	ListCell   *lc;
 	int			n = 0;
@@ -309,6 +333,7 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 	fanout_check_catalog_version();
 	PushActiveSnapshot(GetLatestSnapshot());
 	views = read_definitions(sourceid);
+	tombstones = has_tombstones(sourceid);
 	all = palloc0(sizeof(FanoutView) * Max(list_length(views), 1));
 	*relids = list_make1_oid(sourceid);
 	foreach(lc, views)
@@ -341,7 +366,8 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 		run->ownerid = all[first].ownerid;
 		run->nviews = end - first;
 		run->views = &all[first];
-		run->sql = fanout_build_run_sql(run->views, run->nviews, rows ? rows : FANOUT_NEW_ROWS);
+		run->sql = fanout_build_run_sql(run->views, run->nviews, rows ? rows : FANOUT_NEW_ROWS,
+										tombstones);
 		runs = lappend(runs, run);
 		first = end;
 	}

@@ -33,6 +33,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	fanout_define_settings();
+	fanout_define_delete_settings();
 	ttl_worker_define_settings();
 	null_am_define_settings();
 

@@ -55,11 +55,14 @@ BEGIN
     DELETE FROM trace_agg.insert_token
     WHERE applied_at <= now() - make_interval(secs => (SELECT setting::integer FROM pg_settings
                                                         WHERE name = 'trace_agg.insert_token_window'));
+    -- Tombstones past their window drop nothing any more.
+    DELETE FROM trace_agg.tombstone
+    WHERE deleted_at <= now() - current_setting('trace_agg.tombstone_window')::interval;
     RETURN (SELECT count(*) FROM trace_agg.insert_token);
 END
 $$;
 COMMENT ON FUNCTION trace_agg.purge_insert_tokens() IS
-    'forget insert tokens older than trace_agg.insert_token_window; returns how many are left';
+    'forget insert tokens older than trace_agg.insert_token_window and tombstones older than trace_agg.tombstone_window; returns how many tokens are left';
 REVOKE EXECUTE ON FUNCTION trace_agg.purge_insert_tokens() FROM PUBLIC;
 
 -- Like VACUUM: a role purges the targets whose owner's rights it has (a

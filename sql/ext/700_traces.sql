@@ -174,6 +174,29 @@ $fn$;
 COMMENT ON FUNCTION trace_agg.create_traces_tables(name, text) IS
     'create traces_null, traces_all_amt (and with windows ''tables'' traces_7d_amt, traces_30d_amt with their TTLs), their materialized views, and the read views traces_all, traces_7d, traces_30d in schema';
 
+-- The product's deletions, by name (Langfuse: delete traces, delete a
+-- project, per-project retention by date).  Each deletes from every table
+-- the traces_null table feeds, and later events of what it deleted are
+-- dropped (trace_agg.delete_keys).
+CREATE FUNCTION trace_agg.delete_traces(traces_null regclass, project_id text, ids text[])
+    RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT coalesce(sum(trace_agg.delete_keys(traces_null, ARRAY[project_id, i])), 0)::bigint
+            FROM unnest(ids) AS i);
+COMMENT ON FUNCTION trace_agg.delete_traces(regclass, text, text[]) IS
+    'delete traces ids of project_id from every table traces_null feeds, for good; returns the rows deleted';
+
+CREATE FUNCTION trace_agg.delete_project_traces(traces_null regclass, project_id text,
+                                                before timestamptz DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN trace_agg.delete_keys(traces_null, ARRAY[project_id], before,
+                                 CASE WHEN before IS NOT NULL THEN 'start_time'::name END);
+COMMENT ON FUNCTION trace_agg.delete_project_traces(regclass, text, timestamptz) IS
+    'delete the traces of project_id (with before, those that started before it) from every table traces_null feeds, for good; returns the rows deleted';
+
 -- Comments on the objects above that have none beside their definition,
 -- so that \df+ and \dT+ explain every one (issue 11, item 7).
 COMMENT ON FUNCTION trace_agg.traces_view_query(regclass) IS

@@ -241,11 +241,14 @@ BEGIN
     DELETE FROM trace_agg.insert_token
     WHERE applied_at <= now() - make_interval(secs => (SELECT setting::integer FROM pg_settings
                                                         WHERE name = 'trace_agg.insert_token_window'));
+    -- Tombstones past their window drop nothing any more.
+    DELETE FROM trace_agg.tombstone
+    WHERE deleted_at <= now() - current_setting('trace_agg.tombstone_window')::interval;
     RETURN (SELECT count(*) FROM trace_agg.insert_token);
 END
 $$;
 COMMENT ON FUNCTION trace_agg.purge_insert_tokens() IS
-    'forget insert tokens older than trace_agg.insert_token_window; returns how many are left';
+    'forget insert tokens older than trace_agg.insert_token_window and tombstones older than trace_agg.tombstone_window; returns how many tokens are left';
 REVOKE EXECUTE ON FUNCTION trace_agg.purge_insert_tokens() FROM PUBLIC;
 
 -- Like VACUUM: a role purges the targets whose owner's rights it has (a
@@ -440,6 +443,58 @@ END
 $fn$;
 COMMENT ON FUNCTION trace_agg.create_traces_tables(name, text) IS
     'create traces_null, traces_all_amt (and with windows ''tables'' traces_7d_amt, traces_30d_amt with their TTLs), their materialized views, and the read views traces_all, traces_7d, traces_30d in schema';
+
+-- Deletions (issue 13): keys deleted for good, with tombstones.
+-- (src/fanout_delete.c) The keys deleted from every
+-- target of a source, whose later events the source's statements drop for
+-- trace_agg.tombstone_window.
+CREATE TABLE trace_agg.tombstone (
+    source     regclass NOT NULL,
+    key        text[] NOT NULL,
+    deleted_at timestamptz NOT NULL,
+    PRIMARY KEY (source, key)
+);
+COMMENT ON TABLE trace_agg.tombstone IS
+    'keys deleted by trace_agg.delete_keys(): the leading key values of the views of source, as text; their events are dropped for trace_agg.tombstone_window after deleted_at';
+SELECT pg_catalog.pg_extension_config_dump('trace_agg.tombstone', '');
+-- Written only by delete_keys(); read by the statements of the source's
+-- views, which run as the views' owners: a role sees the tombstones of the
+-- sources it may read (deleted keys are no business of the others).
+REVOKE ALL ON trace_agg.tombstone FROM PUBLIC;
+GRANT SELECT ON trace_agg.tombstone TO PUBLIC;
+ALTER TABLE trace_agg.tombstone ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tombstones_of_readable_sources ON trace_agg.tombstone
+    USING (pg_catalog.has_table_privilege(source, 'SELECT'));
+
+CREATE FUNCTION trace_agg.delete_keys(source regclass, key_prefix text[],
+                                      before timestamptz DEFAULT NULL, time_column name DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'trace_agg_delete_keys' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION trace_agg.delete_keys(regclass, text[], timestamptz, name) IS
+    'delete the keys starting with key_prefix (and, with before, only rows whose time_column is before it) from every target of source, and drop their later events for trace_agg.tombstone_window; returns the number of target rows deleted';
+
+-- The product's deletions, by name (Langfuse: delete traces, delete a
+-- project, per-project retention by date).  Each deletes from every table
+-- the traces_null table feeds, and later events of what it deleted are
+-- dropped (trace_agg.delete_keys).
+CREATE FUNCTION trace_agg.delete_traces(traces_null regclass, project_id text, ids text[])
+    RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT coalesce(sum(trace_agg.delete_keys(traces_null, ARRAY[project_id, i])), 0)::bigint
+            FROM unnest(ids) AS i);
+COMMENT ON FUNCTION trace_agg.delete_traces(regclass, text, text[]) IS
+    'delete traces ids of project_id from every table traces_null feeds, for good; returns the rows deleted';
+
+CREATE FUNCTION trace_agg.delete_project_traces(traces_null regclass, project_id text,
+                                                before timestamptz DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN trace_agg.delete_keys(traces_null, ARRAY[project_id], before,
+                                 CASE WHEN before IS NOT NULL THEN 'start_time'::name END);
+COMMENT ON FUNCTION trace_agg.delete_project_traces(regclass, text, timestamptz) IS
+    'delete the traces of project_id (with before, those that started before it) from every table traces_null feeds, for good; returns the rows deleted';
 
 -- Comments (issue 11, item 7): every object of 0.1 that had none, so that
 -- \dx+, \df+ and \dT+ explain them; the same statements as in sql/ext/.

@@ -1,0 +1,84 @@
+-- Deletion that stays deleted: trace_agg.delete_keys() and the traces
+-- setup's delete_traces() / delete_project_traces() delete from every
+-- target a source feeds, in one transaction, and later events of what they
+-- deleted are dropped for trace_agg.tombstone_window.
+CREATE SCHEMA del;
+SELECT trace_agg.create_traces_tables('del');
+CREATE TEMP TABLE t0 AS SELECT now() AS now;
+-- Three projects; in p2 one old trace (40 days) and one recent.
+INSERT INTO del.traces_null (project_id, id, start_time, name, event_ts)
+SELECT p, p || '-' || i, (SELECT now FROM t0) - CASE WHEN p = 'p2' AND i = 1 THEN interval '40 days' ELSE interval '1 hour' END,
+       'trace ' || i, (SELECT now FROM t0)
+FROM unnest(ARRAY['p1', 'p2', 'p3']) p, generate_series(1, 2) i;
+CREATE FUNCTION pg_temp.traces() RETURNS TABLE (tbl text, ids text)
+LANGUAGE sql AS $$
+    SELECT tbl, string_agg(project_id || '/' || id, ' ' ORDER BY project_id, id)
+    FROM (SELECT 'all' AS tbl, project_id, id FROM del.traces_all_amt
+          UNION ALL SELECT '30d', project_id, id FROM del.traces_30d_amt
+          UNION ALL SELECT '7d', project_id, id FROM del.traces_7d_amt) t
+    GROUP BY tbl ORDER BY tbl
+$$;
+SELECT * FROM pg_temp.traces();
+
+-- One trace: gone from every table; a late event of it (a score, an
+-- observation) does not bring it back as a partial row.
+SELECT trace_agg.delete_traces('del.traces_null', 'p1', ARRAY['p1-1']) AS rows_deleted;
+INSERT INTO del.traces_null (project_id, id, start_time, score_ids, event_ts)
+VALUES ('p1', 'p1-1', now(), '{s1}', now()), ('p1', 'p1-2', now(), '{s2}', now());
+SELECT * FROM pg_temp.traces();
+SELECT id, score_ids FROM del.traces_all WHERE project_id = 'p1';
+
+-- A project's traces that started before a date: only those go, and only
+-- their later events are dropped; newer traces of the project keep being fed.
+SELECT trace_agg.delete_project_traces('del.traces_null', 'p2', now() - interval '10 days') AS rows_deleted;
+INSERT INTO del.traces_null (project_id, id, start_time, name, event_ts)
+VALUES ('p2', 'p2-1', now(), 'late', now()), ('p2', 'p2-2', now(), 'renamed', now() + interval '1 s'),
+       ('p2', 'p2-3', now(), 'new', now());
+SELECT * FROM pg_temp.traces();
+
+-- A whole project: every trace, and any later event under it.
+SELECT trace_agg.delete_project_traces('del.traces_null', 'p3') AS rows_deleted;
+INSERT INTO del.traces_null (project_id, id, start_time, name, event_ts)
+VALUES ('p3', 'p3-1', now(), 'late', now()), ('p3', 'p3-9', now(), 'brand new', now());
+SELECT * FROM pg_temp.traces();
+SELECT source, key FROM trace_agg.tombstone ORDER BY key;
+SELECT trace_agg.purge_expired() IS NOT NULL AS purged;
+SELECT count(*) AS tombstones_kept FROM trace_agg.tombstone;
+
+-- Only the source's owner deletes; tombstones are seen only by roles that
+-- may read the source; bad arguments are refused.
+CREATE ROLE del_other;
+GRANT USAGE ON SCHEMA del TO del_other;
+SET ROLE del_other;
+SELECT trace_agg.delete_project_traces('del.traces_null', 'p1');
+INSERT INTO trace_agg.tombstone VALUES ('del.traces_null', '{p1}', now());
+SELECT count(*) AS tombstones_seen FROM trace_agg.tombstone;
+RESET ROLE;
+GRANT SELECT ON del.traces_null TO del_other;
+SET ROLE del_other;
+SELECT count(*) AS tombstones_seen FROM trace_agg.tombstone;
+RESET ROLE;
+SELECT trace_agg.delete_keys('del.traces_null', '{}');
+SELECT trace_agg.delete_keys('del.traces_null', ARRAY['p1', NULL]);
+SELECT trace_agg.delete_keys('del.traces_null', ARRAY['p1', 'x', 'y']);
+SELECT trace_agg.delete_keys('del.traces_null', ARRAY['p1'], now());
+SELECT trace_agg.delete_keys('del.traces_null', NULL);
+-- The statement reads tombstones only while the source has some.
+SELECT statement LIKE '%trace_agg.tombstone%' AS filters_tombstones
+FROM trace_agg.materialized_view_statements('del.traces_null');
+
+-- After the window, a key is new again.
+SET trace_agg.tombstone_window = '1s';
+SELECT pg_sleep(1.2);
+INSERT INTO del.traces_null (project_id, id, start_time, name, event_ts)
+VALUES ('p3', 'p3-1', now(), 'back', now());
+SELECT id, name FROM del.traces_all WHERE project_id = 'p3';
+SELECT trace_agg.purge_expired() IS NOT NULL AS purged;
+SELECT count(*) AS tombstones_kept FROM trace_agg.tombstone;
+RESET trace_agg.tombstone_window;
+SELECT trace_agg.rebuild_materialized_views('del.traces_null');
+SELECT statement LIKE '%trace_agg.tombstone%' AS filters_tombstones
+FROM trace_agg.materialized_view_statements('del.traces_null');
+
+DROP SCHEMA del CASCADE;
+DROP ROLE del_other;
