@@ -270,12 +270,17 @@ fetch_head(Datum d)
 
 	if (VARATT_IS_EXTERNAL_ONDISK(v))
 	{
+		Size		size = toast_raw_datum_size(d);
+
 		head = (ArgAnyFixed *) detoast_attr_slice(v, 0, ARGANY_FIXED_SIZE - VARHDRSZ);
-		argany_check_state(head, VARSIZE(head));
+		if (VARSIZE(head) < ARGANY_FIXED_SIZE)
+			report_damaged("The state is shorter than its fixed part.");
+		argany_check_state(head, size);
 		if (head->keylen > 0)
 			head = (ArgAnyFixed *) detoast_attr_slice(v, 0,
 													  ARGANY_FIXED_SIZE - VARHDRSZ + head->keylen);
-		argany_check_state(head, VARSIZE(head));
+		if (VARSIZE(head) < ARGANY_FIXED_SIZE + head->keylen)
+			report_damaged("The key runs past the end of the state.");
 		return head;
 	}
 	head = (ArgAnyFixed *) PG_DETOAST_DATUM(d);
