@@ -95,6 +95,7 @@ typedef struct ArgAnyTypes
 /* argany_state.c */
 extern void argany_type_init(ArgAnyType *t, Oid typid, bool is_key,
 							 MemoryContext mcxt);
+extern void argany_check_storable(Oid typid);
 extern ArgAnyTypes *argany_cached_types(FmgrInfo *flinfo, Oid keytype,
 										Oid valtype);
 extern void argany_check_state(const ArgAnyFixed *s, Size size);

@@ -250,6 +250,8 @@ state_final_common(FunctionCallInfo fcinfo, uint8 rule)
 		empty.keytype = arg_base_type(fcinfo, 2);
 		trans = &empty;
 	}
+	argany_check_storable(trans->keytype);
+	argany_check_storable(trans->valtype);
 	PG_RETURN_POINTER(trans_to_state(fcinfo, trans));
 }
 

@@ -35,8 +35,11 @@ type_name(Oid typid)
 static Oid
 type_from_name(const char *name)
 {
-	return getBaseType(DatumGetObjectId(DirectFunctionCall1(regtypein,
-															CStringGetDatum(name))));
+	Oid			typid = getBaseType(DatumGetObjectId(DirectFunctionCall1(regtypein,
+																		 CStringGetDatum(name))));
+
+	argany_check_storable(typid);
+	return typid;
 }
 
 static const char *

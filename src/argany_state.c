@@ -57,6 +57,22 @@ argany_type_init(ArgAnyType *t, Oid typid, bool is_key, MemoryContext mcxt)
 	}
 }
 
+/*
+ * A stored state must name its types for good: an anonymous record (a row
+ * built without a type, whose description lives in one session only) or
+ * another pseudo-type cannot be stored.
+ */
+void
+argany_check_storable(Oid typid)
+{
+	if (get_typtype(typid) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("an argmax or argmin state cannot hold a value or key of type %s",
+						format_type_be(typid)),
+				 errhint("Cast a row to a named composite type, e.g. ROW(a, b)::my_type.")));
+}
+
 /* The key and value types of a call site, looked up once per pair. */
 ArgAnyTypes *
 argany_cached_types(FmgrInfo *flinfo, Oid keytype, Oid valtype)
