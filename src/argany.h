@@ -99,6 +99,7 @@ extern void argany_check_storable(Oid typid);
 extern ArgAnyTypes *argany_cached_types(FmgrInfo *flinfo, Oid keytype,
 										Oid valtype);
 extern void argany_check_state(const ArgAnyFixed *s, Size size);
+extern void argany_check_whole(const ArgAnyFixed *s);
 extern Datum argany_fetch(const ArgAnyType *t, const char *ptr);
 extern Size argany_datum_size(const ArgAnyType *t, Datum d);
 extern ArgAnyFixed *argany_build(uint8 flags, Oid keytype, Oid valtype,

@@ -200,7 +200,7 @@ argany_deserialfn(PG_FUNCTION_ARGS)
 	ArgAnyTrans *trans;
 	ArgAnyTypes *t;
 
-	argany_check_state(s, VARSIZE(s));
+	argany_check_whole(s);
 	trans = MemoryContextAllocZero(aggcxt, sizeof(ArgAnyTrans));
 	trans->flags = s->flags & ARGANY_RULE_FLAGS;
 	trans->keytype = s->keytype;

@@ -197,7 +197,7 @@ argany_out(PG_FUNCTION_ARGS)
 	Oid			func;
 	bool		isvarlena;
 
-	argany_check_state(s, VARSIZE(s));
+	argany_check_whole(s);
 	t = argany_cached_types(fcinfo->flinfo, s->keytype, s->valtype);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"rule\": ");
@@ -243,7 +243,7 @@ argany_send(PG_FUNCTION_ARGS)
 	ArgAnyTypes *t;
 	StringInfoData buf;
 
-	argany_check_state(s, VARSIZE(s));
+	argany_check_whole(s);
 	t = argany_cached_types(fcinfo->flinfo, s->keytype, s->valtype);
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, ARGANY_LAYOUT_VERSION);

@@ -127,8 +127,9 @@ argany_check_state(const ArgAnyFixed *s, Size size)
 		report_damaged("The key runs past the end of the state.");
 }
 
-static void
-check_whole(const ArgAnyFixed *s)
+/* Check a whole, detoasted state: its fixed part and its size. */
+void
+argany_check_whole(const ArgAnyFixed *s)
 {
 	Size		size = VARSIZE(s);
 
@@ -300,7 +301,7 @@ fetch_head(Datum d)
 		return head;
 	}
 	head = (ArgAnyFixed *) PG_DETOAST_DATUM(d);
-	check_whole(head);
+	argany_check_whole(head);
 	return head;
 }
 
@@ -310,7 +311,7 @@ fetch_whole(Datum d)
 {
 	ArgAnyFixed *s = (ArgAnyFixed *) PG_DETOAST_DATUM(d);
 
-	check_whole(s);
+	argany_check_whole(s);
 	return s;
 }
 
