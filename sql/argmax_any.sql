@@ -162,6 +162,21 @@ RESET parallel_setup_cost; RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
 RESET enable_hashagg;
 
+-- Materialized views merge argmin and argmax states of any type: the
+-- earliest and the greatest reading per sensor, over two batches.
+CREATE TABLE readings (sensor text, at timestamptz, value numeric);
+CREATE TABLE sensor_summary (sensor text PRIMARY KEY, first_value trace_agg.argmin_any,
+                             peak_at trace_agg.argmax_any);
+SELECT trace_agg.create_materialized_view('sensor_summary_mv', 'aa.sensor_summary', $q$
+SELECT r.sensor, trace_agg.argmin_state(r.value, r.at) AS first_value,
+       trace_agg.argmax_state(r.at, r.value) AS peak_at
+FROM aa.readings r GROUP BY r.sensor$q$);
+INSERT INTO readings VALUES ('s1', '2025-01-02', 5), ('s1', '2025-01-03', 9), ('s2', '2025-01-01', 1);
+INSERT INTO readings VALUES ('s1', '2025-01-01', 7), ('s1', '2025-01-04', 9), ('s2', '2025-01-05', 3);
+SELECT sensor, trace_agg.finalize(first_value, NULL::numeric) AS first_value,
+       trace_agg.finalize(peak_at, NULL::timestamptz) AS peak_at
+FROM sensor_summary ORDER BY sensor;
+
 -- Bad input: clear errors.
 SELECT trace_agg.argmax(n, point(1, 2)) FROM ev;
 SELECT trace_agg.finalize(s_n, NULL::integer) FROM st WHERE id = 1;
