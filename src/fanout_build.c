@@ -70,6 +70,12 @@ static const MergeRule merge_rules[] = {
 	{"trace_agg", "max_map", "trace_agg.max_map_merge(%1$s, %2$s)", true},
 	{"trace_agg", "group_uniq_array", "trace_agg.group_uniq_merge(%1$s, %2$s)", true},
 	{"trace_agg", "group_uniq_array_array", "trace_agg.group_uniq_merge(%1$s, %2$s)", true},
+	{"trace_agg", "argmin_state", "trace_agg.merge(%1$s, %2$s)", true},
+	{"trace_agg", "argmin_merge", "trace_agg.merge(%1$s, %2$s)", true},
+	{"trace_agg", "argmax_last_state", "trace_agg.merge(%1$s, %2$s)", true},
+	{"trace_agg", "last_set_state", "trace_agg.merge(%1$s, %2$s)", true},
+	{"trace_agg", "tag_set_state", "trace_agg.lww_merge(%1$s, %2$s)", true},
+	{"trace_agg", "metadata_state", "trace_agg.lww_merge(%1$s, %2$s)", true},
 };
 
 /* Aggregates whose result depends on the order of their input rows. */
@@ -78,7 +84,11 @@ aggregate_is_order_sensitive(const MergeRule *rule)
 {
 	return strcmp(rule->aggname, "any_last") == 0 ||
 		strcmp(rule->aggname, "argmax_state") == 0 ||
-		strcmp(rule->aggname, "argmax_merge") == 0;
+		strcmp(rule->aggname, "argmax_merge") == 0 ||
+		strcmp(rule->aggname, "argmin_state") == 0 ||
+		strcmp(rule->aggname, "argmin_merge") == 0 ||
+		strcmp(rule->aggname, "argmax_last_state") == 0 ||
+		strcmp(rule->aggname, "last_set_state") == 0;
 }
 
 static const MergeRule *
