@@ -139,7 +139,7 @@ lookup_merge_rule(Aggref *aggref, const char *viewname, const char *column)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("aggregate %s.%s of column \"%s\" in materialized view \"%s\" has no merge rule",
 					schema, name, column, viewname),
-			 errhint("Use one of min, max, sum, count, bool_or, bool_and, trace_agg.any_last, trace_agg.argmax_state, trace_agg.sum_map, trace_agg.min_map, trace_agg.max_map, trace_agg.group_uniq_array or trace_agg.group_uniq_array_array.")));
+			 errhint("Use one of min, max, sum, count, bool_or, bool_and, trace_agg.any_last, trace_agg.argmax_state, trace_agg.argmin_state, trace_agg.argmax_last_state, trace_agg.last_set_state, trace_agg.sum_map, trace_agg.min_map, trace_agg.max_map, trace_agg.group_uniq_array, trace_agg.group_uniq_array_array, trace_agg.tag_set_state or trace_agg.metadata_state.")));
 	return NULL;				/* keep compiler quiet */
 }
 
