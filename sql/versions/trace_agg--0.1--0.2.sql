@@ -496,6 +496,11 @@ CREATE FUNCTION trace_agg.delete_project_traces(traces_null regclass, project_id
 COMMENT ON FUNCTION trace_agg.delete_project_traces(regclass, text, timestamptz) IS
     'delete the traces of project_id (with before, those that started before it) from every table traces_null feeds, for good; returns the rows deleted';
 
+-- finalize() of text and jsonb states fetches and decompresses the value:
+-- a realistic COST lets the planner finalize after a sort and LIMIT.
+ALTER FUNCTION trace_agg.finalize(trace_agg.argmax_text) COST 100;
+ALTER FUNCTION trace_agg.finalize(trace_agg.argmax_jsonb) COST 100;
+
 -- Comments (issue 11, item 7): every object of 0.1 that had none, so that
 -- \dx+, \df+ and \dT+ explain them; the same statements as in sql/ext/.
 
