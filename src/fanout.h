@@ -60,6 +60,7 @@ extern char *fanout_qualified_name(Oid relid);
 
 /* fanout_catalog.c */
 extern void fanout_check_catalog_version(void);
+extern Oid	fanout_relation_owner(Oid relid);
 extern List *fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids);
 extern void fanout_check_source_access(Oid sourceid, Oid roleid, const char *viewname,
 									   bool creating);

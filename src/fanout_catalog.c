@@ -236,17 +236,25 @@ view_query_text(Oid viewid)
 	return pg_get_querydef(query, false);
 }
 
+/* The owner of a relation; InvalidOid if it is gone. */
+Oid
+fanout_relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
 static void
 check_reference_access(const FanoutView *view)
 {
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(view->targetid));
-	Oid			target_owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", view->targetid);
-	target_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	if (pg_class_aclcheck(view->ttl->reference, target_owner, ACL_SELECT) != ACLCHECK_OK)
+	if (pg_class_aclcheck(view->ttl->reference, fanout_relation_owner(view->targetid),
+						  ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("the TTL of table \"%s\" refers to table %s, which its owner may not read",

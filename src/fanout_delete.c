@@ -81,19 +81,6 @@ view_key(const FanoutView *view)
 	return key;
 }
 
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 /*
  * Delete the rows of VIEW's target whose leading NVALUES key columns equal
  * VALUES (and, with TIME_COLUMN, whose TIME_COLUMN is before BEFORE), as the
@@ -108,6 +95,7 @@ delete_from_target(const FanoutView *view, const ViewKey *key, Datum *values, in
 	StringInfoData full;
 	Oid		   *argtypes = palloc(sizeof(Oid) * (nvalues + 1));
 	Datum	   *args = palloc(sizeof(Datum) * (nvalues + 1));
+	Oid			owner;
 	Oid			save_userid;
 	int			save_sec_context;
 	uint64		deleted;
@@ -142,8 +130,13 @@ delete_from_target(const FanoutView *view, const ViewKey *key, Datum *values, in
 		appendStringInfo(&full, "%st.%s::pg_catalog.text", k ? ", " : "", quote_identifier(key->columns[k]));
 	appendStringInfo(&sql, " RETURNING ARRAY[%s]", full.data);
 
+	owner = fanout_relation_owner(view->targetid);
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target of materialized view \"%s\" was dropped", view->name)));
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(relation_owner(view->targetid), save_sec_context |
+	SetUserIdAndSecContext(owner, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (SPI_execute_with_args(sql.data, nvalues + (time_column ? 1 : 0), argtypes, args,
 							  NULL, false, 0) != SPI_OK_DELETE_RETURNING)
@@ -235,7 +228,7 @@ trace_agg_delete_keys(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("value %d of the key prefix is null", i + 1)));
-	if (!has_privs_of_role(GetUserId(), relation_owner(sourceid)))
+	if (!has_privs_of_role(GetUserId(), fanout_relation_owner(sourceid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table %s to delete keys from the targets it feeds",

@@ -163,20 +163,6 @@ check_source_kind(Oid sourceid, Oid targetid, const char *viewname)
 				 errdetail("Rows inserted into a child do not fire the parent's statement triggers.")));
 }
 
-/* The owner of a relation; InvalidOid if it is gone. */
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		return InvalidOid;
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 /* A view name as given, possibly qualified; unqualified: the target's schema. */
 static RangeVar *
 view_range_var(text *name, Oid targetid)
@@ -425,11 +411,11 @@ trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
 	}
 	sourceid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	targetid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	owner = relation_owner(viewid);
+	owner = fanout_relation_owner(viewid);
 	if (!has_privs_of_role(GetUserId(), owner))
 	{
-		if (!has_privs_of_role(GetUserId(), relation_owner(sourceid)) &&
-			!has_privs_of_role(GetUserId(), relation_owner(targetid)))
+		if (!has_privs_of_role(GetUserId(), fanout_relation_owner(sourceid)) &&
+			!has_privs_of_role(GetUserId(), fanout_relation_owner(targetid)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of materialized view \"%s\", of its source or of its target", name)));
