@@ -23,9 +23,9 @@
 # That is the heavy shape (--shape heavy, the default).  The light shape
 # (--shape light) is lighter traffic: about 7 events per trace (1-3 trace
 # rows, about 3.5 observations, 0.2% of traces with 50-150, 0-2 scores),
-# input/output 10% empty and otherwise lognormal with a mean of about 1.1 KB
-# (median 600 bytes) and a tail cut at 256 KB, the same 2% late events, and
-# every batch a COPY.
+# every event with an input and an output, each 10% empty and otherwise
+# lognormal with a mean of about 1.1 KB (median 600 bytes) and a tail cut at
+# 256 KB, the same 2% late events, and every batch a COPY.
 #
 # Usage: gen_events.pl [--events N] [--seed S] [--batch B] [--table T]
 #                      [--shape heavy|light]
@@ -280,6 +280,7 @@ sub event_for {
     } else {
         ($e{bookmarked}, $e{public}) = (rand() < 0.8 ? 'true' : 'false', rand() < 0.5 ? 'true' : undef);
     }
+    ($e{input}, $e{output}) = (payload(), payload()) if $light;
     return \%e;
 }
 
