@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_smoke: the benchmark (test/bench/run) end to end at 2,000 events of
+# bench_smoke: the benchmark (test/bench/run) end to end at 1,000 events of
 # each stream shape (light and heavy), on its own instance, with ClickHouse
 # 18.16 (installed by the benchmark when missing) unless
 # TA_BENCH_CLICKHOUSE=0.  Every part must run without error, trace_agg and
@@ -19,7 +19,7 @@ fail() {
 }
 
 TA_BENCH_SHAPES="light heavy" TA_BENCH_CLIENTS="1 2 4" TA_BENCH_CLICKHOUSE=$with_ch \
-	"$here/../bench/run" 2000 >"$out" 2>&1 || fail "the benchmark failed"
+	"$here/../bench/run" 1000 >"$out" 2>&1 || fail "the benchmark failed"
 for shape in light heavy; do
 	# The report of one shape: from its heading to the next one.
 	section=$(awk -v h="=== The $shape stream ===" '$0 == h { on = 1; next } /^=== The / { on = 0 } on' "$out")
