@@ -8,8 +8,8 @@
 \echo wrote) and full-page images; peak private memory (RssAnon, MB: whole run, and first / last quarter
 \echo of the run; of the largest client backend, or of the ClickHouse server).  The CPU of ClickHouse
 \echo is its server and its clients (which parse the rows); its OPTIMIZE FINAL is in the last column
--- CPU time is sampled every 0.1 s: a run that short (the smoke test's
--- intake) can show none, and its CPU ratios are left empty.
+-- CPU time counts in clock ticks (10 ms): a run that short (the smoke
+-- test's intake) can show none, and its CPU ratios are left empty.
 SELECT i.clients, i.system,
        round(:events / i.seconds) AS "events/s",
        round((f.seconds / i.seconds)::numeric, 2) AS "x floor",
