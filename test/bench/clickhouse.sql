@@ -1,34 +1,34 @@
 -- test/bench/clickhouse.sql: the reference's traces_null and its three
--- AggregatingMergeTree targets (../shared/reference/clickhouse-traces-null-amt.md)
--- translated to ClickHouse 18.16, Debian's package, for test/bench/run.
--- test/bench/run instantiates the target block once per target, with
--- @TABLE@ = traces_all_amt, traces_7d_amt, traces_30d_amt and @TTL@ the
--- WHERE clause that stands for the TTL.  Every translation choice is listed
--- in README ("ClickHouse in the benchmark"); in short:
---   DateTime64(3)            -> Decimal64(3), seconds since the epoch (the
---                               same 64-bit milliseconds DateTime64(3) holds)
---   Bool                     -> UInt8
---   anyLast(Nullable(String)) -> anyLast of String: 18.16 skips the NULLs
---                               but its state has no NULL, so a key that
---                               never had a value reads '' (nullIf at read)
---   argMax(Nullable(Bool), ts) -> argMax of UInt8 with NULL as 2: 18.16
---                               skips NULL rows and reads 0 (false) for a
---                               key that had none; with 2 under the
---                               reference's epoch key, 2 remains exactly
---                               when no row had a value (nullIf at read)
---   Map(K, V)                -> parallel arrays K_keys / K_values
---   SimpleAggregateFunction  -> AggregateFunction(...) with -State, read
---                               with -Merge and GROUP BY
---   maxMap(Map(String, String)) -> the set of (key, value) pairs
---                               (groupUniqArrayArray), the largest value
---                               per key taken at read
---   sumMap(Map(String, N))   -> sumMap over cityHash64 of the keys, with the
---                               set of key names beside it to name the sums
---                               at read (18.16's sumMap takes numeric keys)
---   TTL toDate(start_time) + INTERVAL n DAY -> the view skips expired rows
---                               and the read filters with the same cutoff
---   CODEC(ZSTD(3))           -> the server compresses every column with zstd
---   bloom_filter indexes     -> none (18.16 has no data-skipping indexes)
+-- AggregatingMergeTree targets with their materialized views
+-- (clickhouse-traces-null-amt.md in the shared reference) translated to
+-- ClickHouse 18.16, Debian's package, for test/bench/run.  The run renames
+-- database bench to one database per run and instantiates the part after
+-- the target marker below once per target, with the table name
+-- traces_all_amt, traces_7d_amt or traces_30d_amt, and the WHERE clause
+-- that stands for the TTL.
+-- README ("ClickHouse in the benchmark") gives every translation choice
+-- and its reason; in short:
+--   DateTime64(3)              Decimal64(3), seconds since the epoch (the
+--                              same 64-bit milliseconds)
+--   Bool                       UInt8
+--   Map(K, V)                  parallel arrays K_keys, K_values
+--   SimpleAggregateFunction    AggregateFunction, -State in the view,
+--                              -Merge with GROUP BY at read
+--   anyLast(Nullable(String))  18.16's state has no NULL: a key without a
+--                              value reads '' (nullIf at read)
+--   argMax(Nullable(Bool), ts) NULL stored as 2 under the epoch key, so 2
+--                              remains exactly when no row had a value
+--                              (18.16 would read 0); nullIf at read
+--   maxMap(Map(String, String)) the set of (key, value) pairs, the largest
+--                              value of each key taken at read
+--   sumMap(Map(String, N))     sumMap over cityHash64 of the keys, beside
+--                              the set of key names that names the sums at
+--                              read (18.16's sumMap takes numeric keys)
+--   TTL toDate(start_time) + INTERVAL n DAY
+--                              the view skips expired rows and the read
+--                              hides expired keys
+--   CODEC(ZSTD(3))             the server's <compression> (every column)
+--   bloom_filter indexes       none (18.16 has no data-skipping indexes)
 CREATE DATABASE IF NOT EXISTS bench;
 
 CREATE TABLE bench.traces_null
