@@ -182,10 +182,10 @@ sub ch_quote { my ($v) = @_; $v =~ s/([\\'])/\\$1/g; return "'$v'" }
 sub ch_array { return '[' . join(',', map { ch_quote($_) } @_) . ']' }
 sub ch_map {
     my ($json) = @_;
-    my (@k, @v, $quoted);
+    my (@k, @v);
     while ($json =~ /"([^"]*)":(?:"([^"]*)"|([^,}]*))/g) {
         push @k, $1;
-        if (defined $2) { push @v, ch_quote($2); $quoted = 1 } else { push @v, $3 }
+        push @v, defined $2 ? ch_quote($2) : $3;
     }
     return (ch_array(@k), '[' . join(',', @v) . ']');
 }
