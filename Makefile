@@ -29,6 +29,9 @@ trace_agg--$(EXTVERSION).sql: $(SCRIPT_PARTS)
 	cat $^ > $@
 
 # The benchmark and the ingest profile (test/bench/): make bench [EVENTS=N]
+# (N events of each stream shape; TA_BENCH_SHAPES, TA_BENCH_CLIENTS and
+# TA_BENCH_CLICKHOUSE=0 narrow it), make profile [EVENTS=N] (TA_BENCH_SHAPE=light
+# profiles the light stream)
 .PHONY: bench profile matrix
 bench:
 	test/bench/run $(EVENTS)

@@ -20,29 +20,47 @@
 # empty, 70% lognormal around 1.2 KB, 18% 8-128 KB, 2% 128 KB-1 MB (capped
 # by --max-payload), chat-like JSON that zstd compresses about 5 times.
 #
+# That is the heavy shape (--shape heavy, the default).  The light shape
+# (--shape light) is lighter traffic: about 7 events per trace (1-3 trace
+# rows, about 3.5 observations, 0.2% of traces with 50-150, 0-2 scores),
+# every event with an input and an output, each 10% empty and otherwise
+# lognormal with a mean of about 1.1 KB (median 600 bytes) and a tail cut at
+# 256 KB, the same 2% late events, and every batch a COPY.
+#
 # Usage: gen_events.pl [--events N] [--seed S] [--batch B] [--table T]
+#                      [--shape heavy|light]
 #                      [--raw TABLE]   (also record each event, numbered, in TABLE)
 #                      [--max-payload BYTES]
 #                      [--now EPOCH]   (end of the 35 days of start times; default fixed)
-#                      [--split N,M,... --out PREFIX]
+#                      [--split N,M,... --out PREFIX [--tsv]]
 #
 # With --split, instead of writing the stream to stdout, it writes for each
 # N the files PREFIX-N-0.sql .. PREFIX-N-(N-1).sql: the stream divided among
 # N ingestion clients by trace (trace number modulo N), each client's rows in
 # stream order and in its own batches, as N ingestion workers would send it.
+# With --tsv it also writes PREFIX-N-i.tsv: the same rows in the same order
+# as tab-separated values for ClickHouse 18.16's traces_null of
+# test/bench/clickhouse.sql (timestamps as epoch seconds with milliseconds,
+# maps as key and value arrays, booleans as 1/0), which a client cuts into
+# the same batches with --max_insert_block_size.
 use strict;
 use warnings;
 use Getopt::Long;
 use POSIX qw(floor strftime);
+use Time::Local qw(timegm);
 
-my ($events, $seed, $batch, $table, $raw, $max_payload, $split, $prefix) =
-    (10000, 42, 1000, 'traces_null', '', 1 << 20, '', '');
+my ($events, $seed, $batch, $table, $raw, $max_payload, $split, $prefix, $shape, $tsv) =
+    (10000, 42, 1000, 'traces_null', '', 1 << 20, '', '', 'heavy', 0);
 my $now = 1_767_225_600;    # 2026-01-01 00:00:00 UTC: fixed, so the stream is reproducible
 GetOptions('events=i' => \$events, 'seed=i' => \$seed, 'batch=i' => \$batch,
            'table=s' => \$table, 'raw=s' => \$raw, 'max-payload=i' => \$max_payload, 'now=i' => \$now,
-           'split=s' => \$split, 'out=s' => \$prefix)
-    or die "usage: $0 [--events N] [--seed S] [--batch B] [--table T] [--raw TABLE] [--split N,... --out PREFIX]\n";
+           'split=s' => \$split, 'out=s' => \$prefix, 'shape=s' => \$shape, 'tsv' => \$tsv)
+    or die "usage: $0 [--events N] [--seed S] [--batch B] [--table T] [--shape heavy|light] [--raw TABLE] [--split N,... --out PREFIX [--tsv]]\n";
+die "--shape is heavy or light\n" unless $shape =~ /^(heavy|light)$/;
+my $light = $shape eq 'light';
+$max_payload = 256 * 1024 if $light && $max_payload > 256 * 1024;
 die "--split needs --out\n" if $split && !$prefix;
+die "--tsv needs --split\n" if $tsv && !$split;
 die "--raw cannot be combined with --split\n" if $split && $raw;
 srand($seed);
 
@@ -116,7 +134,9 @@ sub corpus_text {
 sub payload {
     my $r = rand();
     return '' if $r < 0.10;
-    my $len = $r < 0.80 ? int(exp(log(1200) + 0.8 * (rand() + rand() + rand() - 1.5) * 2))
+    # Light: lognormal, median 600 bytes, sigma 1.1, so a mean of 1.1 KB.
+    my $len = $light ? int(600 * exp(1.1 * sqrt(-2 * log(1 - rand())) * cos(6.283185307179586 * rand())))
+            : $r < 0.80 ? int(exp(log(1200) + 0.8 * (rand() + rand() + rand() - 1.5) * 2))
             : $r < 0.98 ? 8192 + int(rand(120 * 1024))
             : 131072 + int(rand(900 * 1024));
     $len = $max_payload if $len > $max_payload;
@@ -146,6 +166,43 @@ sub copy_escape {
     $v =~ s/\\/\\\\/g; $v =~ s/\t/\\t/g; $v =~ s/\n/\\n/g; $v =~ s/\r/\\r/g;
     return $v;
 }
+# ClickHouse's tab-separated form of a row (see --tsv).
+my %day_epoch;
+sub ch_ts {
+    my ($v) = @_;
+    return '\N' unless defined $v;
+    my ($day, $h, $m, $sec, $ms) = $v =~ /^(\d{4}-\d\d-\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})\+00$/ or die "bad timestamp $v\n";
+    my $e = $day_epoch{$day} //= do {
+        my ($y, $mo, $d) = split /-/, $day;
+        timegm(0, 0, 0, $d, $mo - 1, $y);
+    };
+    return ($e + $h * 3600 + $m * 60 + $sec) . ".$ms";
+}
+sub ch_quote { my ($v) = @_; $v =~ s/([\\'])/\\$1/g; return "'$v'" }
+sub ch_array { return '[' . join(',', map { ch_quote($_) } @_) . ']' }
+sub ch_map {
+    my ($json) = @_;
+    my (@k, @v);
+    while ($json =~ /"([^"]*)":(?:"([^"]*)"|([^,}]*))/g) {
+        push @k, $1;
+        push @v, defined $2 ? ch_quote($2) : $3;
+    }
+    return (ch_array(@k), '[' . join(',', @v) . ']');
+}
+my %COLNO = map { $COLS[$_] => $_ } 0 .. $#COLS;
+sub tsv_row {
+    my ($cells) = @_;
+    my %c = map { $_ => $cells->[ $COLNO{$_} ] } @COLS;
+    my $pgarray = sub { my ($a) = @_; $a =~ s/^\{|\}$//g; return ch_array(split /,/, $a) };
+    my $bool = sub { my ($b) = @_; return !defined $b ? '\N' : $b eq 'true' ? 1 : 0 };
+    return join("\t", (map { copy_escape($c{$_}) } qw(project_id id)), ch_ts($c{start_time}), ch_ts($c{end_time}),
+                copy_escape($c{name}), ch_map($c{metadata}), (map { copy_escape($c{$_}) } qw(user_id session_id environment)),
+                $pgarray->($c{tags}), copy_escape($c{version}), copy_escape($c{release}),
+                $bool->($c{bookmarked}), $bool->($c{public}), $pgarray->($c{observation_ids}), $pgarray->($c{score_ids}),
+                ch_map($c{cost_details}), ch_map($c{usage_details}), copy_escape($c{input}), copy_escape($c{output}),
+                map { ch_ts($c{$_}) } qw(created_at updated_at event_ts)) . "\n";
+}
+
 sub sql_literal { my ($v) = @_; return 'NULL' unless defined $v; $v =~ s/'/''/g; return "'$v'" }
 
 # Sessions: each project keeps up to 8 open ones; a session is closed once
@@ -179,9 +236,10 @@ sub new_trace {
     $t->{tags} = rand() < 0.3 ? [ map { "tag-$p-" . zipf(20) } 1 .. 1 + int(rand(3)) ] : [];
     ($t->{release}, $t->{version}) = rand() < 0.4 ? ("release-" . int(rand(5)), "v" . int(rand(9))) : (undef, undef);
     $t->{clock} = $t->{start};
-    my $ntrace = 1 + int(rand(5));
-    my $nobs = rand() < 0.01 ? 100 + int(rand(300)) : int(-6.5 * log(1 - rand()));
-    my @rows = (('trace') x ($ntrace - 1), ('obs') x $nobs, ('score') x int(rand(4)));
+    my $ntrace = 1 + int(rand($light ? 3 : 5));
+    my $nobs = $light ? (rand() < 0.002 ? 50 + int(rand(100)) : int(-4 * log(1 - rand())))
+             : rand() < 0.01 ? 100 + int(rand(300)) : int(-6.5 * log(1 - rand()));
+    my @rows = (('trace') x ($ntrace - 1), ('obs') x $nobs, ('score') x int(rand($light ? 3 : 4)));
     push @rows, 'ui' if rand() < 0.005;
     # The first row creates the trace; the others come in random order.
     for (my $i = $#rows; $i > 0; $i--) { my $j = int(rand($i + 1)); @rows[$i, $j] = @rows[$j, $i] }
@@ -222,13 +280,14 @@ sub event_for {
     } else {
         ($e{bookmarked}, $e{public}) = (rand() < 0.8 ? 'true' : 'false', rand() < 0.5 ? 'true' : undef);
     }
+    ($e{input}, $e{output}) = (payload(), payload()) if $light;
     return \%e;
 }
 
 # A sink is one output script: its pending rows and how many batches it
 # wrote.  A row is formatted for COPY or for INSERT once, however many
 # sinks take it.
-sub new_sink { my ($fh) = @_; return { fh => $fh, out => [], nbatch => 0 } }
+sub new_sink { my ($fh, $tsv_fh) = @_; return { fh => $fh, tsv => $tsv_fh, out => [], nbatch => 0 } }
 my @sinks;    # [ [N, [sink for trace mod N == 0, ...]], ... ]
 if ($split) {
     for my $n (split /,/, $split) {
@@ -236,7 +295,9 @@ if ($split) {
         my @s;
         for my $i (0 .. $n - 1) {
             open(my $fh, '>', "$prefix-$n-$i.sql") or die "$prefix-$n-$i.sql: $!\n";
-            push @s, new_sink($fh);
+            my $tsv_fh;
+            if ($tsv) { open($tsv_fh, '>', "$prefix-$n-$i.tsv") or die "$prefix-$n-$i.tsv: $!\n" }
+            push @s, new_sink($fh, $tsv_fh);
         }
         push @sinks, [ $n, \@s ];
     }
@@ -252,7 +313,7 @@ sub flush_sink {
     my $fh = $sink->{fh};
     my @cols = $raw ? ('seq', @COLS) : @COLS;
     my $dest = $raw || $table;
-    if ($raw || ++$sink->{nbatch} % 2) {
+    if ($raw || $light || ++$sink->{nbatch} % 2) {
         print $fh "COPY $dest (", join(', ', @cols), ") FROM STDIN;\n";
         print $fh ($_->{copy} //= join("\t", map { copy_escape($_) } @{ $_->{cells} }) . "\n") for @$out;
         print $fh "\\.\n";
@@ -269,6 +330,7 @@ sub emit {
     for my $split (@sinks) {
         my $sink = $split->[1][ $no % $split->[0] ];
         push @{ $sink->{out} }, $row;
+        print { $sink->{tsv} } ($row->{tsv} //= tsv_row($cells)) if $sink->{tsv};
         flush_sink($sink) if @{ $sink->{out} } >= $batch;
     }
 }
@@ -292,5 +354,6 @@ for my $split (@sinks) {
     for my $sink (@{ $split->[1] }) {
         flush_sink($sink);
         close($sink->{fh}) or die "write failed: $!\n" unless $sink->{fh} == \*STDOUT;
+        close($sink->{tsv}) or die "write failed: $!\n" if $sink->{tsv};
     }
 }

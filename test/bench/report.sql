@@ -1,27 +1,45 @@
--- test/bench/report.sql: the result tables of test/bench/run.
+-- test/bench/report.sql: the result tables of test/bench/run for one
+-- stream shape (:shape).
 \set ON_ERROR_STOP 1
 \pset footer off
 \echo
-\echo Ingest: events/s (elapsed) and backend CPU time per event, each with its ratio to the floor and
-\echo to the peer (higher is better); WAL bytes per event and full-page images; peak private memory of a
-\echo backend (RssAnon, MB: whole run, and first / last quarter of the run; the largest of the clients)
--- CPU time is sampled every 0.1 s: a run that short (the smoke test's
--- intake) can show none, and its CPU ratios are left empty.
+\echo Ingest: events/s (elapsed) and CPU time per event, each with its ratio to the floor, to
+\echo ClickHouse and to the peer (higher is better); WAL bytes per event (ClickHouse: bytes its server
+\echo wrote) and full-page images; peak private memory (RssAnon, MB: whole run, and first / last quarter
+\echo of the run; of the largest client backend, or of the ClickHouse server).  The CPU of ClickHouse
+\echo is its server and its clients (which parse the rows); its OPTIMIZE FINAL is in the last column
+-- CPU time counts in clock ticks (10 ms): a run that short (the smoke
+-- test's intake) can show none, and its CPU ratios are left empty.
 SELECT i.clients, i.system,
        round(:events / i.seconds) AS "events/s",
        round((f.seconds / i.seconds)::numeric, 2) AS "x floor",
+       round((c.seconds / i.seconds)::numeric, 2) AS "x ClickHouse",
        round((p.seconds / i.seconds)::numeric, 2) AS "x peer",
        round((i.cpu_seconds * 1e6 / :events)::numeric) AS "CPU us/event",
        round((f.cpu_seconds / nullif(i.cpu_seconds, 0))::numeric, 2) AS "x floor ",
+       round((c.cpu_seconds / nullif(i.cpu_seconds, 0))::numeric, 2) AS "x ClickHouse ",
        round((p.cpu_seconds / nullif(i.cpu_seconds, 0))::numeric, 2) AS "x peer ",
-       round(i.wal_bytes / :events) AS "WAL B/event",
+       round(coalesce(i.wal_bytes, i.written_bytes) / :events) AS "WAL B/event",
        i.fpi AS "FPI",
        round(i.peak_kb / 1024.0, 1) AS "peak MB",
-       round(i.first_kb / 1024.0, 1) || ' / ' || round(i.last_kb / 1024.0, 1) AS "first / last"
+       round(i.first_kb / 1024.0, 1) || ' / ' || round(i.last_kb / 1024.0, 1) AS "first / last",
+       round(i.optimize_seconds::numeric, 2) AS "OPTIMIZE FINAL s"
 FROM bench.ingest i
-JOIN bench.ingest f ON f.clients = i.clients AND f.system = 'floor'
-JOIN bench.ingest p ON p.clients = i.clients AND p.system = 'peer'
-ORDER BY i.clients, array_position(ARRAY['trace_agg', 'peer', 'floor', 'intake'], i.system);
+JOIN bench.ingest f ON f.shape = i.shape AND f.clients = i.clients AND f.system = 'floor'
+JOIN bench.ingest p ON p.shape = i.shape AND p.clients = i.clients AND p.system = 'peer'
+LEFT JOIN bench.ingest c ON c.shape = i.shape AND c.clients = i.clients AND c.system = 'clickhouse'
+WHERE i.shape = :'shape'
+ORDER BY i.clients, array_position(ARRAY['trace_agg', 'clickhouse', 'peer', 'floor', 'intake'], i.system);
+
+\echo
+\echo Against ClickHouse: the finalized traces of trace_agg and of ClickHouse 18.16 after OPTIMIZE FINAL,
+\echo field by field (test/bench/compare_clickhouse.sql; traces of the last run, in each read view)
+SELECT view, max(ta_rows) AS "trace_agg traces", max(ch_rows) AS "ClickHouse traces", count(*) AS fields,
+       coalesce(string_agg(field || ' ' || differences, ', ') FILTER (WHERE differences > 0), 'none') AS "fields that differ"
+FROM bench.ch_check
+WHERE shape = :'shape'
+GROUP BY view
+ORDER BY array_position(ARRAY['traces_all', 'traces_7d', 'traces_30d'], view);
 
 \echo
 \echo Headroom: intake is the cost of the statements alone (sent, parsed, nothing stored), which every
@@ -34,9 +52,9 @@ SELECT i.clients,
        round(((t.cpu_seconds - i.cpu_seconds) * 1e6 / :events)::numeric) AS "trace_agg merge CPU us/event",
        round(((p.cpu_seconds - i.cpu_seconds) * 1e6 / :events)::numeric) AS "peer merge CPU us/event"
 FROM bench.ingest i
-JOIN bench.ingest t ON t.clients = i.clients AND t.system = 'trace_agg'
-JOIN bench.ingest p ON p.clients = i.clients AND p.system = 'peer'
-WHERE i.system = 'intake'
+JOIN bench.ingest t ON t.shape = i.shape AND t.clients = i.clients AND t.system = 'trace_agg'
+JOIN bench.ingest p ON p.shape = i.shape AND p.clients = i.clients AND p.system = 'peer'
+WHERE i.system = 'intake' AND i.shape = :'shape'
 ORDER BY i.clients;
 
 \echo
