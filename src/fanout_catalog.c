@@ -34,6 +34,7 @@
 
 #include "compat.h"
 #include "fanout.h"
+#include "trace_agg.h"
 
 /* Columns of the definitions query. */
 #define DEF_VIEW		1
@@ -236,6 +237,30 @@ view_query_text(Oid viewid)
 	return pg_get_querydef(query, false);
 }
 
+/*
+ * Run one statement on the extension's catalog as its owner, whatever the
+ * caller may do there (no other role writes it: a forged row would make
+ * other roles' inserts or purges act on tables of the forger's choosing);
+ * callers check the caller's rights first.  Shared by the fan-out and TTL
+ * files.
+ */
+int
+trace_agg_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args,
+						  const char *nulls, bool read_only)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			rc;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	rc = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, read_only, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (rc < 0)
+		elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
+	return rc;
+}
+
 /* The owner of a relation; InvalidOid if it is gone. */
 Oid
 fanout_relation_owner(Oid relid)
@@ -272,17 +297,10 @@ has_tombstones(Oid sourceid)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
-	Oid			save_userid;
-	int			save_sec_context;
-	bool		found;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_execute_with_args("SELECT FROM trace_agg.tombstone WHERE source OPERATOR(pg_catalog.=) $1",
-						  1, argtypes, args, NULL, true, 1);
-	found = SPI_processed > 0;
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	return found;
+	trace_agg_catalog_execute("SELECT FROM trace_agg.tombstone WHERE source OPERATOR(pg_catalog.=) $1 LIMIT 1",
+							  1, argtypes, args, NULL, true);
+	return SPI_processed > 0;
 }
 
 /*

@@ -39,6 +39,7 @@
 #include "utils/syscache.h"
 
 #include "fanout.h"
+#include "trace_agg.h"
 
 static int	tombstone_window = 30 * 86400;
 
@@ -159,16 +160,11 @@ record_tombstone(Oid sourceid, Datum key)
 {
 	Oid			argtypes[2] = {OIDOID, TEXTARRAYOID};
 	Datum		args[2] = {ObjectIdGetDatum(sourceid), key};
-	Oid			save_userid;
-	int			save_sec_context;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_execute_with_args("INSERT INTO trace_agg.tombstone AS z (source, key, deleted_at) "
-						  "VALUES ($1, $2, pg_catalog.now()) ON CONFLICT (source, key) "
-						  "DO UPDATE SET deleted_at = excluded.deleted_at",
-						  2, argtypes, args, NULL, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	trace_agg_catalog_execute("INSERT INTO trace_agg.tombstone AS z (source, key, deleted_at) "
+							  "VALUES ($1, $2, pg_catalog.now()) ON CONFLICT (source, key) "
+							  "DO UPDATE SET deleted_at = excluded.deleted_at",
+							  2, argtypes, args, NULL, false);
 }
 
 /*

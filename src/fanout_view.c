@@ -48,25 +48,7 @@
 #include "utils/varlena.h"
 
 #include "fanout.h"
-
-/*
- * Run a statement on the extension's catalog as its owner: no other role
- * may write it (a forged row would make another role's inserts feed a
- * table of the forger's choosing).  Callers check rights first.
- */
-static int
-catalog_write(const char *sql, int nargs, Oid *argtypes, Datum *args)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			rc;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	rc = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	return rc;
-}
+#include "trace_agg.h"
 
 /*
  * The fan-out trigger sees only the rows an INSERT adds, not the rows an
@@ -255,7 +237,7 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	normalized = pg_get_querydef(copyObject(query), false);
 
 	/* One creation at a time, so that the checks below see every view. */
-	catalog_write("LOCK TABLE trace_agg.materialized_view IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL);
+	trace_agg_catalog_execute("LOCK TABLE trace_agg.materialized_view IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
 	check_source_kind(sourceid, targetid, name);
 	fanout_check_source_access(sourceid, GetUserId(), name, true);
 	if (pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
@@ -289,8 +271,8 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	args[0] = ObjectIdGetDatum(viewid);
 	args[1] = ObjectIdGetDatum(sourceid);
 	args[2] = ObjectIdGetDatum(targetid);
-	catalog_write("INSERT INTO trace_agg.materialized_view (view, source, target) VALUES ($1, $2, $3)",
-				  3, argtypes, args);
+	trace_agg_catalog_execute("INSERT INTO trace_agg.materialized_view (view, source, target) VALUES ($1, $2, $3)",
+				  3, argtypes, args, NULL, false);
 	ensure_trigger(sourceid);
 	CacheInvalidateRelcacheByRelid(sourceid);
 	CommandCounterIncrement();

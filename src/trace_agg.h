@@ -8,4 +8,8 @@
 /* settings, defined in trace_agg.c */
 extern int	trace_agg_zstd_level;
 
+/* fanout_catalog.c */
+extern int	trace_agg_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args,
+									  const char *nulls, bool read_only);
+
 #endif							/* TRACE_AGG_H */

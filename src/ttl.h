@@ -7,8 +7,6 @@
 #define TRACE_AGG_TTL_H
 
 /* ttl_catalog.c */
-extern int	ttl_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args,
-								const char *nulls, bool read_only);
 
 /* ttl_purge.c */
 extern bool ttl_lock_target(Oid targetid, bool nowait, Oid *owner);

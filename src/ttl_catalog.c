@@ -26,28 +26,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "trace_agg.h"
 #include "ttl.h"
-
-/*
- * Run one statement on the extension's catalog as its owner, whatever the
- * caller may do there; callers check the caller's rights first.
- */
-int
-ttl_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args,
-					const char *nulls, bool read_only)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			rc;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	rc = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, read_only, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (rc < 0)
-		elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
-	return rc;
-}
 
 /* A table as Postgres prints a regclass (qualified unless on the path). */
 static char *
@@ -133,7 +113,7 @@ rebuild_views(Oid targetid)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(targetid)};
 
-	ttl_catalog_execute("SELECT trace_agg.rebuild_materialized_views($1::pg_catalog.regclass)",
+	trace_agg_catalog_execute("SELECT trace_agg.rebuild_materialized_views($1::pg_catalog.regclass)",
 						1, argtypes, args, NULL, false);
 }
 
@@ -184,7 +164,7 @@ trace_agg_set_ttl(PG_FUNCTION_ARGS)
 	if (!OidIsValid(referenceid))
 		nulls[3] = 'n';
 	SPI_connect();
-	ttl_catalog_execute("INSERT INTO trace_agg.ttl AS t (target, ttl_column, ttl, reference) "
+	trace_agg_catalog_execute("INSERT INTO trace_agg.ttl AS t (target, ttl_column, ttl, reference) "
 						"VALUES ($1, $2, $3, $4) ON CONFLICT (target) DO UPDATE "
 						"SET ttl_column = excluded.ttl_column, ttl = excluded.ttl, reference = excluded.reference",
 						4, argtypes, args, nulls, false);
@@ -204,7 +184,7 @@ trace_agg_remove_ttl(PG_FUNCTION_ARGS)
 
 	check_target_owner(targetid, "remove");
 	SPI_connect();
-	ttl_catalog_execute("DELETE FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
+	trace_agg_catalog_execute("DELETE FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
 						1, argtypes, args, NULL, false);
 	rebuild_views(targetid);
 	SPI_finish();

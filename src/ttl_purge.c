@@ -25,30 +25,18 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "fanout.h"
+#include "trace_agg.h"
 #include "ttl.h"
 
 /* Rows purge_expired() deletes per statement. */
 #define PURGE_BATCH_SIZE 5000
 
-/* The owner of a table, or InvalidOid if it is gone. */
-static Oid
-table_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		return InvalidOid;
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 /* May the caller purge this table (has it the rights of its owner)? */
 static bool
 caller_may_purge(Oid relid)
 {
-	Oid			owner = table_owner(relid);
+	Oid			owner = fanout_relation_owner(relid);
 
 	return OidIsValid(owner) && has_privs_of_role(GetUserId(), owner);
 }
@@ -69,7 +57,7 @@ ttl_lock_target(Oid targetid, bool nowait, Oid *owner)
 	}
 	else
 		LockRelationOid(targetid, RowExclusiveLock);
-	*owner = table_owner(targetid);
+	*owner = fanout_relation_owner(targetid);
 	if (!OidIsValid(*owner))
 	{
 		UnlockRelationOid(targetid, RowExclusiveLock);
@@ -98,7 +86,7 @@ ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 
 	SPI_connect();
 	args[0] = ObjectIdGetDatum(targetid);
-	ttl_catalog_execute("SELECT ttl_column::pg_catalog.text, trace_agg.ttl_cutoff(ttl) "
+	trace_agg_catalog_execute("SELECT ttl_column::pg_catalog.text, trace_agg.ttl_cutoff(ttl) "
 						"FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
 						1, argtypes, args, NULL, true);
 	if (SPI_processed == 0)
@@ -156,7 +144,7 @@ ttl_purge_insert_tokens(void)
 	int64		left;
 
 	SPI_connect();
-	ttl_catalog_execute("SELECT trace_agg.purge_insert_tokens()", 0, NULL, NULL, NULL, false);
+	trace_agg_catalog_execute("SELECT trace_agg.purge_insert_tokens()", 0, NULL, NULL, NULL, false);
 	left = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	return left;
@@ -171,7 +159,7 @@ trace_agg_purge_expired_batch(PG_FUNCTION_ARGS)
 	Oid			owner;
 	int64		deleted;
 
-	if (!OidIsValid(table_owner(targetid)))
+	if (!OidIsValid(fanout_relation_owner(targetid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", targetid)));
@@ -203,7 +191,7 @@ trace_agg_purge_expired(PG_FUNCTION_ARGS)
 	(void) ttl_purge_insert_tokens();
 
 	SPI_connect();
-	ttl_catalog_execute("SELECT target::pg_catalog.oid FROM trace_agg.ttl ORDER BY target",
+	trace_agg_catalog_execute("SELECT target::pg_catalog.oid FROM trace_agg.ttl ORDER BY target",
 						0, NULL, NULL, NULL, true);
 	for (i = 0; i < SPI_processed; i++)
 	{
