@@ -4,7 +4,7 @@
 -- any target.  Large inputs: a 100 MB payload through argMax and a million
 -- tags in one batch are taken exactly.
 CREATE SCHEMA bad;
-SELECT trace_agg.create_traces_tables('bad');
+SELECT trace_agg.create_traces_tables('bad', windows => 'tables');
 SET search_path = bad, public;
 
 -- What the targets hold, summed up: after a refused statement it must not

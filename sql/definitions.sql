@@ -104,13 +104,13 @@ SELECT trace_agg.drop_materialized_view('a.b.c.d');
 
 -- Two traces setups in one database, each fed by its own null table: one
 -- with ClickHouse's window tables, one with the windows as views over the
--- all table.  Fed the same events (recent, 10 and 40 days old, and late
+-- all table (the default).  Fed the same events (recent, 10 and 40 days old, and late
 -- events of old traces), their read views hold the same rows (but for
 -- created_at and updated_at, which default to each statement's now()).
 CREATE SCHEMA tenant_a;
 CREATE SCHEMA tenant_b;
-SELECT trace_agg.create_traces_tables('tenant_a');
-SELECT trace_agg.create_traces_tables('tenant_b', windows => 'views');
+SELECT trace_agg.create_traces_tables('tenant_a', windows => 'tables');
+SELECT trace_agg.create_traces_tables('tenant_b');
 SELECT trace_agg.create_traces_tables('tenant_b', windows => 'partitions');
 CREATE TEMP TABLE ev_both AS
 SELECT 'p' || (g % 3) AS project_id, 't' || g AS id,
@@ -143,6 +143,39 @@ FROM (SELECT '7d' AS w, a.id IS NOT NULL AS in_a, b.id IS NOT NULL AS in_b
          = row(b.project_id, b.id, b.start_time, b.end_time, b.name, b.tags, b.input, b.output)::text) x
 GROUP BY w ORDER BY w;
 SELECT relname FROM pg_class WHERE relnamespace = 'tenant_b'::regnamespace AND relkind IN ('r', 'v') ORDER BY 1;
+-- The product's queries read the all table through an index each (the
+-- indexes a plan uses, on 6,000 traces of three projects over 60 days).
+INSERT INTO tenant_b.traces_null (project_id, id, start_time, name, user_id, session_id, environment, tags,
+                                  created_at, event_ts)
+SELECT 'p' || (g % 3), 'bulk' || g, now() - (g % 60) * interval '1 day' - (g % 24) * interval '1 hour',
+       'name ' || (g % 40), 'u' || (g % 300), 's' || (g % 900), (ARRAY['production', 'staging', 'dev'])[1 + g % 7 / 3],
+       ARRAY['tag' || (g % 200)], now() - (g % 60) * interval '1 day', now()
+FROM generate_series(1, 6000) g;
+CREATE FUNCTION pg_temp.indexes_used(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    plan text;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON, COSTS OFF) ' || q INTO plan;
+    RETURN (SELECT string_agg(DISTINCT m[1], ', ') FROM regexp_matches(plan, '"Index Name": "([^"]+)"', 'g') m);
+END
+$$;
+ANALYZE tenant_b.traces_all_amt;
+SELECT query, pg_temp.indexes_used(q) AS indexes
+FROM (VALUES
+  ('page, newest first', $q$SELECT id FROM tenant_b.traces_all_amt WHERE project_id = 'p1'
+                            AND "timestamp" >= now() - interval '7 days' ORDER BY "timestamp" DESC LIMIT 50$q$),
+  ('page in an environment', $q$SELECT id FROM tenant_b.traces_all_amt WHERE project_id = 'p1'
+                                AND environment = 'production' ORDER BY "timestamp" DESC LIMIT 50$q$),
+  ('count of a time range', $q$SELECT count(*) FROM tenant_b.traces_all_amt WHERE project_id = 'p1'
+                               AND "timestamp" >= now() - interval '1 day'$q$),
+  ('by id, any project', $q$SELECT project_id FROM tenant_b.traces_all_amt WHERE id = ANY ('{t1,t2}')$q$),
+  ('created in an interval', $q$SELECT project_id, count(*) FROM tenant_b.traces_all_amt
+                                WHERE created_at >= now() - interval '1 day' GROUP BY 1$q$),
+  ('window by start', $q$SELECT count(*) FROM tenant_b.traces_all_amt WHERE start_time >= now() - interval '1 day'$q$),
+  ('session', $q$SELECT id FROM tenant_b.traces_all_amt WHERE project_id = 'p1' AND session_id = 's1'$q$),
+  ('user', $q$SELECT id FROM tenant_b.traces_all_amt WHERE project_id = 'p1' AND user_id = 'u1'$q$),
+  ('name', $q$SELECT id FROM tenant_b.traces_all_amt WHERE project_id = 'p1' AND name = 'name 7'$q$),
+  ('tag', $q$SELECT id FROM tenant_b.traces_all_amt WHERE tags @> '{tag7}'$q$)) v(query, q);
 SELECT schema, count(*) FROM trace_agg.materialized_views GROUP BY schema ORDER BY 1;
 
 RESET search_path;

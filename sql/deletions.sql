@@ -3,7 +3,7 @@
 -- target a source feeds, in one transaction, and later events of what they
 -- deleted are dropped for trace_agg.tombstone_window.
 CREATE SCHEMA del;
-SELECT trace_agg.create_traces_tables('del');
+SELECT trace_agg.create_traces_tables('del', windows => 'tables');
 CREATE TEMP TABLE t0 AS SELECT now() AS now;
 -- Three projects; in p2 one old trace (40 days) and one recent.
 INSERT INTO del.traces_null (project_id, id, start_time, name, event_ts)

@@ -5,7 +5,7 @@
 -- double sum_map usage and cost.  Anything that undoes the first attempt
 -- (ROLLBACK, a failed statement) undoes its token too.
 CREATE SCHEMA tok;
-SELECT trace_agg.create_traces_tables('tok');
+SELECT trace_agg.create_traces_tables('tok', windows => 'tables');
 SET search_path = tok, public;
 
 -- One batch: two observations of t1 and one of t2, an hour old (alive in

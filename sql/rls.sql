@@ -12,7 +12,7 @@ GRANT USAGE ON SCHEMA rls TO rls_ingest, rls_p1, rls_p2;
 -- An ordinary role owns the traces setup and its views.
 SET ROLE rls_admin;
 SET search_path = rls;
-SELECT trace_agg.create_traces_tables('rls');
+SELECT trace_agg.create_traces_tables('rls', windows => 'tables');
 SELECT view_name, owner FROM trace_agg.materialized_views ORDER BY 1;
 
 -- Who may read which project.

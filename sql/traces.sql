@@ -2,7 +2,7 @@
 -- 7d and 30d tables; ClickHouse's tie rules, out-of-order events, atomicity,
 -- TTL at UTC midnight and ghost rows.
 CREATE SCHEMA tr;
-SELECT trace_agg.create_traces_tables('tr');
+SELECT trace_agg.create_traces_tables('tr', windows => 'tables');
 SET search_path = tr, public;
 
 SELECT c.relname, a.amname, c.relkind
@@ -15,7 +15,7 @@ FROM trace_agg.materialized_views ORDER BY view_name;
 SELECT count(*) AS extension_members
 FROM pg_depend d JOIN pg_class c ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
 WHERE d.deptype = 'e' AND c.relnamespace = 'tr'::regnamespace;
-SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid) LIKE '%(project_id, start_time DESC)%' AS by_time
+SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid) LIKE '%(project_id, "timestamp" DESC)%' AS by_time
 FROM pg_index WHERE indrelid = 'traces_all_amt'::regclass ORDER BY 1;
 
 -- A trace in four statements, as the product sends it.  Times are today's,

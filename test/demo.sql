@@ -1,10 +1,10 @@
 -- What the demo shows once the stream is in.
 \pset pager off
-\echo '== rows: traces_null stores nothing; each target holds one merged row per trace'
+\echo '== rows: traces_null stores nothing; traces_all_amt holds one merged row per trace, the windows read it'
 SELECT (SELECT count(*) FROM traces_null) AS traces_null,
        (SELECT count(*) FROM traces_all_amt) AS traces_all_amt,
-       (SELECT count(*) FROM traces_30d_amt) AS traces_30d_amt,
-       (SELECT count(*) FROM traces_7d_amt) AS traces_7d_amt;
+       (SELECT count(*) FROM traces_30d) AS traces_30d,
+       (SELECT count(*) FROM traces_7d) AS traces_7d;
 
 \echo '== storage: bytes per trace, input/output kept zstd-compressed in argmax_text states'
 SELECT pg_size_pretty(pg_total_relation_size('traces_all_amt')) AS traces_all_amt_total,

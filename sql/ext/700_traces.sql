@@ -38,7 +38,7 @@ FROM %s
 GROUP BY project_id, id$q$, source);
 
 CREATE FUNCTION trace_agg.create_traces_tables(schema name DEFAULT 'public',
-                                               windows text DEFAULT 'tables')
+                                               windows text DEFAULT 'views')
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -48,13 +48,13 @@ DECLARE
     t text;
     targets text[];
 BEGIN
-    -- 'tables' is ClickHouse's layout: traces_7d_amt and traces_30d_amt are
-    -- tables of their own, each merged by its view and purged by its TTL.
-    -- 'views' merges into traces_all_amt alone and serves the 7-day and
-    -- 30-day windows from it through an index on start_time: the same rows
+    -- 'views', the default, merges into traces_all_amt alone and serves the
+    -- 7-day and 30-day windows from it through its indexes: the same rows
     -- (a window table holds exactly the all table's rows whose start is in
-    -- the window, ghost rows being prevented), for one merge instead of
-    -- three when events are recent.
+    -- the window, ghost rows being prevented), for one merge per batch
+    -- instead of three, half the WAL and no purge.  'tables' is
+    -- ClickHouse's layout: traces_7d_amt and traces_30d_amt are tables of
+    -- their own, each merged by its view and purged by its TTL.
     IF windows IS NULL OR windows NOT IN ('tables', 'views') THEN
         RAISE EXCEPTION 'windows of the traces setup must be ''tables'' or ''views'', not %', coalesce(quote_literal(windows), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
@@ -122,10 +122,19 @@ BEGIN
         -- keeps the row small by moving input/output states and long id
         -- arrays out of line, where an update that does not change them
         -- keeps them as they are instead of writing them again.
-        -- Indexes for the product's queries.  Columns that merges change
-        -- on most events (observation_ids, usage, input, output, end_time,
-        -- updated_at) stay unindexed so that those updates remain HOT.
-        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, start_time DESC)', s, t);
+        -- Indexes for the product's queries (the reference's access-pattern
+        -- checklist): pages, counts and filters of a project newest first
+        -- by "timestamp", alone or within an environment; sessions, users
+        -- and names of a project; tags and metadata keys.  version and
+        -- release, which the reference indexed with bloom filters, are
+        -- left to the timestamp index: they only ever narrow a project's
+        -- time range.  Columns that merges change on most events
+        -- (observation_ids, usage, input, output, end_time, updated_at)
+        -- stay unindexed so that those updates remain HOT; the indexed
+        -- ones change only when a trace's first event arrives late or its
+        -- environment, user, session or name changes.
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, "timestamp" DESC)', s, t);
+        EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, environment, "timestamp" DESC)', s, t);
         EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, session_id) WHERE session_id IS NOT NULL', s, t);
         EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, user_id) WHERE user_id IS NOT NULL', s, t);
         EXECUTE format('CREATE INDEX ON %1$s.%2$I (project_id, name)', s, t);
@@ -135,6 +144,11 @@ BEGIN
         PERFORM trace_agg.create_materialized_view(t || '_mv', format('%s.%I', s, t)::regclass,
                                                    trace_agg.traces_view_query(format('%s.traces_null', s)::regclass));
     END LOOP;
+    -- Lookups by id alone, across projects (getTracesByIdsForAnyProject),
+    -- and counts by creation time across projects (usage metering) read
+    -- the all table.  start_time serves the windows and the TTL purge.
+    EXECUTE format('CREATE INDEX ON %1$s.traces_all_amt (id)', s);
+    EXECUTE format('CREATE INDEX ON %1$s.traces_all_amt (created_at)', s);
     IF windows = 'tables' THEN
         EXECUTE format('CREATE INDEX ON %1$s.traces_7d_amt (start_time)', s);
         EXECUTE format('CREATE INDEX ON %1$s.traces_30d_amt (start_time)', s);
@@ -172,7 +186,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION trace_agg.create_traces_tables(name, text) IS
-    'create traces_null, traces_all_amt (and with windows ''tables'' traces_7d_amt, traces_30d_amt with their TTLs), their materialized views, and the read views traces_all, traces_7d, traces_30d in schema';
+    'create traces_null, traces_all_amt (and with windows => ''tables'' traces_7d_amt, traces_30d_amt with their TTLs), their materialized views, and the read views traces_all, traces_7d, traces_30d in schema';
 
 -- The product's deletions, by name (Langfuse: delete traces, delete a
 -- project, per-project retention by date).  Each deletes from every table

@@ -100,26 +100,24 @@ CREATE TABLE peer.traces_30d_amt (LIKE peer.traces_all_amt INCLUDING ALL)
     WITH (fillfactor = 70, toast_tuple_target = 512);
 
 -- The same indexes as trace_agg's setup, for the same reads.
-CREATE INDEX ON peer.traces_all_amt (project_id, start_time DESC);
-CREATE INDEX ON peer.traces_all_amt (project_id, session_id) WHERE session_id IS NOT NULL;
-CREATE INDEX ON peer.traces_all_amt (project_id, user_id) WHERE user_id IS NOT NULL;
-CREATE INDEX ON peer.traces_all_amt (project_id, name);
-CREATE INDEX ON peer.traces_all_amt USING gin (tags);
-CREATE INDEX ON peer.traces_all_amt USING gin (metadata jsonb_path_ops);
-CREATE INDEX ON peer.traces_7d_amt (project_id, start_time DESC);
-CREATE INDEX ON peer.traces_7d_amt (project_id, session_id) WHERE session_id IS NOT NULL;
-CREATE INDEX ON peer.traces_7d_amt (project_id, user_id) WHERE user_id IS NOT NULL;
-CREATE INDEX ON peer.traces_7d_amt (project_id, name);
-CREATE INDEX ON peer.traces_7d_amt USING gin (tags);
-CREATE INDEX ON peer.traces_7d_amt USING gin (metadata jsonb_path_ops);
-CREATE INDEX ON peer.traces_7d_amt (start_time);
-CREATE INDEX ON peer.traces_30d_amt (project_id, start_time DESC);
-CREATE INDEX ON peer.traces_30d_amt (project_id, session_id) WHERE session_id IS NOT NULL;
-CREATE INDEX ON peer.traces_30d_amt (project_id, user_id) WHERE user_id IS NOT NULL;
-CREATE INDEX ON peer.traces_30d_amt (project_id, name);
-CREATE INDEX ON peer.traces_30d_amt USING gin (tags);
-CREATE INDEX ON peer.traces_30d_amt USING gin (metadata jsonb_path_ops);
-CREATE INDEX ON peer.traces_30d_amt (start_time);
+DO $do$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['traces_all_amt', 'traces_7d_amt', 'traces_30d_amt'] LOOP
+        EXECUTE format('CREATE INDEX ON peer.%I (project_id, "timestamp" DESC)', t);
+        EXECUTE format('CREATE INDEX ON peer.%I (project_id, environment, "timestamp" DESC)', t);
+        EXECUTE format('CREATE INDEX ON peer.%I (project_id, session_id) WHERE session_id IS NOT NULL', t);
+        EXECUTE format('CREATE INDEX ON peer.%I (project_id, user_id) WHERE user_id IS NOT NULL', t);
+        EXECUTE format('CREATE INDEX ON peer.%I (project_id, name)', t);
+        EXECUTE format('CREATE INDEX ON peer.%I USING gin (tags)', t);
+        EXECUTE format('CREATE INDEX ON peer.%I USING gin (metadata jsonb_path_ops)', t);
+        EXECUTE format('CREATE INDEX ON peer.%I (start_time)', t);
+    END LOOP;
+END
+$do$;
+CREATE INDEX ON peer.traces_all_amt (id);
+CREATE INDEX ON peer.traces_all_amt (created_at);
 
 -- The body every trigger shares, as text: "%1$s" is the target, "%2$s" the
 -- TTL condition on the batch's traces and "%3$s" the one on stored rows.
@@ -270,30 +268,38 @@ ON CONFLICT (project_id, id) DO UPDATE SET
 -- Static SQL in PL/pgSQL, so that each trigger's statement is planned once
 -- per session.  Triggers fire in name order: the all table is merged first,
 -- so that the TTL tables' check of a trace's real start sees this batch.
+-- With the window-views layout (psql variable windows = views, as
+-- trace_agg's setup) only the all table is merged and the window views
+-- read it.
+SELECT :'windows' = 'views' AS window_views \gset
+SET peer.window_views = :'window_views';
 DO $do$
 DECLARE
     t record;
     cutoff text;
+    window_views boolean := current_setting('peer.window_views')::boolean;
 BEGIN
     FOR t IN SELECT * FROM (VALUES (1, 'all', NULL), (2, '7d', '7 days'), (3, '30d', '30 days'))
                            AS v(ord, name, ttl)
     LOOP
         cutoff := format('peer.ttl_cutoff(%L)', t.ttl);
-        EXECUTE format($f$CREATE FUNCTION peer.%I() RETURNS trigger LANGUAGE plpgsql AS %L$f$,
-                       'merge_' || t.name,
-                       format(E'BEGIN\n%s;\nRETURN NULL;\nEND',
-                              peer.merge_sql(format('peer.%I', 'traces_' || t.name || '_amt'),
-                                             CASE WHEN t.ttl IS NULL THEN 'true' ELSE format(
-                                                 $c$min(n.start_time) >= %1$s
-                                                    AND NOT EXISTS (SELECT FROM peer.traces_all_amt r
-                                                                    WHERE r.project_id = n.project_id AND r.id = n.id
-                                                                      AND r.start_time < %1$s)$c$, cutoff) END,
-                                             CASE WHEN t.ttl IS NULL THEN ''
-                                                  ELSE format('WHERE t.start_time >= %s', cutoff) END)));
-        EXECUTE format($f$CREATE TRIGGER %I AFTER INSERT ON peer.traces_null
-                          REFERENCING NEW TABLE AS new_rows
-                          FOR EACH STATEMENT EXECUTE FUNCTION peer.%I()$f$,
-                       'merge_' || t.ord || '_' || t.name, 'merge_' || t.name);
+        IF t.ttl IS NULL OR NOT window_views THEN
+            EXECUTE format($f$CREATE FUNCTION peer.%I() RETURNS trigger LANGUAGE plpgsql AS %L$f$,
+                           'merge_' || t.name,
+                           format(E'BEGIN\n%s;\nRETURN NULL;\nEND',
+                                  peer.merge_sql(format('peer.%I', 'traces_' || t.name || '_amt'),
+                                                 CASE WHEN t.ttl IS NULL THEN 'true' ELSE format(
+                                                     $c$min(n.start_time) >= %1$s
+                                                        AND NOT EXISTS (SELECT FROM peer.traces_all_amt r
+                                                                        WHERE r.project_id = n.project_id AND r.id = n.id
+                                                                          AND r.start_time < %1$s)$c$, cutoff) END,
+                                                 CASE WHEN t.ttl IS NULL THEN ''
+                                                      ELSE format('WHERE t.start_time >= %s', cutoff) END)));
+            EXECUTE format($f$CREATE TRIGGER %I AFTER INSERT ON peer.traces_null
+                              REFERENCING NEW TABLE AS new_rows
+                              FOR EACH STATEMENT EXECUTE FUNCTION peer.%I()$f$,
+                           'merge_' || t.ord || '_' || t.name, 'merge_' || t.name);
+        END IF;
         EXECUTE format($f$CREATE VIEW peer.%I AS
             SELECT project_id, id, "timestamp", start_time, end_time, name, metadata,
                    user_id, session_id, environment, tags, version, release,
@@ -302,7 +308,7 @@ BEGIN
                    coalesce((input).v, '') AS input, coalesce((output).v, '') AS output,
                    created_at, updated_at
             FROM peer.%I %s$f$,
-            'traces_' || t.name, 'traces_' || t.name || '_amt',
+            'traces_' || t.name, CASE WHEN window_views THEN 'traces_all_amt' ELSE 'traces_' || t.name || '_amt' END,
             CASE WHEN t.ttl IS NULL THEN '' ELSE format('WHERE start_time >= %s', cutoff) END);
     END LOOP;
 END

@@ -27,39 +27,39 @@ INSERT INTO bench.read_query VALUES
  $$SELECT id, "timestamp", name, user_id, session_id, environment, tags, version, release,
           metadata, bookmarked, public, end_time - start_time AS latency,
           usage_details, cost_details, cardinality(observation_ids) AS observations
-   FROM traces_7d WHERE project_id = $1 AND start_time >= now() - interval '24 hours'
-   ORDER BY start_time DESC LIMIT 50$$,
+   FROM traces_7d WHERE project_id = $1 AND "timestamp" >= now() - interval '24 hours'
+   ORDER BY "timestamp" DESC LIMIT 50$$,
  $$SELECT project_id, NULL FROM ta.traces_all_amt ORDER BY random()$$),
 (3, 'traces page + environment', 100,
  $$SELECT id, "timestamp", name, user_id, session_id, environment, tags, version, release,
           metadata, bookmarked, public, end_time - start_time AS latency,
           usage_details, cost_details, cardinality(observation_ids) AS observations
-   FROM traces_7d WHERE project_id = $1 AND start_time >= now() - interval '24 hours'
+   FROM traces_7d WHERE project_id = $1 AND "timestamp" >= now() - interval '24 hours'
      AND environment = $2
-   ORDER BY start_time DESC LIMIT 50$$,
+   ORDER BY "timestamp" DESC LIMIT 50$$,
  $$SELECT project_id, environment FROM ta.traces_all_amt ORDER BY random()$$),
 (4, 'traces page + name', 100,
  $$SELECT id, "timestamp", name, user_id, session_id, environment, tags, version, release,
           metadata, bookmarked, public, end_time - start_time AS latency,
           usage_details, cost_details, cardinality(observation_ids) AS observations
-   FROM traces_7d WHERE project_id = $1 AND start_time >= now() - interval '24 hours'
+   FROM traces_7d WHERE project_id = $1 AND "timestamp" >= now() - interval '24 hours'
      AND name = $2
-   ORDER BY start_time DESC LIMIT 50$$,
+   ORDER BY "timestamp" DESC LIMIT 50$$,
  $$SELECT project_id, name FROM ta.traces_all_amt ORDER BY random()$$),
 (5, 'traces page + tag', 100,
  $$SELECT id, "timestamp", name, user_id, session_id, environment, tags, version, release,
           metadata, bookmarked, public, end_time - start_time AS latency,
           usage_details, cost_details, cardinality(observation_ids) AS observations
-   FROM traces_7d WHERE project_id = $1 AND start_time >= now() - interval '24 hours'
+   FROM traces_7d WHERE project_id = $1 AND "timestamp" >= now() - interval '24 hours'
      AND tags @> ARRAY[$2]
-   ORDER BY start_time DESC LIMIT 50$$,
+   ORDER BY "timestamp" DESC LIMIT 50$$,
  $$SELECT project_id, tags[1] FROM ta.traces_all_amt WHERE tags <> '{}' ORDER BY random()$$),
 (6, 'traces count (24 h)', 100,
  $$SELECT count(*) FROM traces_7d
-   WHERE project_id = $1 AND start_time >= now() - interval '24 hours'$$,
+   WHERE project_id = $1 AND "timestamp" >= now() - interval '24 hours'$$,
  $$SELECT project_id, NULL FROM ta.traces_all_amt ORDER BY random()$$),
 (7, 'session traces', 100,
- $$SELECT * FROM traces_all WHERE project_id = $1 AND session_id = $2 ORDER BY start_time$$,
+ $$SELECT * FROM traces_all WHERE project_id = $1 AND session_id = $2 ORDER BY "timestamp"$$,
  $$SELECT project_id, session_id FROM (SELECT DISTINCT project_id, session_id FROM ta.traces_all_amt
                                        WHERE session_id IS NOT NULL) s ORDER BY random()$$),
 (8, 'user list with counts', 20,
@@ -74,7 +74,7 @@ INSERT INTO bench.read_query VALUES
  $$SELECT name, count(*) FROM traces_7d WHERE project_id = $1 GROUP BY name ORDER BY count(*) DESC, name$$,
  $$SELECT project_id, NULL FROM ta.traces_all_amt ORDER BY random()$$),
 (11, 'public API list, page 3', 100,
- $$SELECT * FROM traces_all WHERE project_id = $1 ORDER BY start_time DESC LIMIT 50 OFFSET 100$$,
+ $$SELECT * FROM traces_all WHERE project_id = $1 ORDER BY "timestamp" DESC LIMIT 50 OFFSET 100$$,
  $$SELECT project_id, NULL FROM ta.traces_all_amt ORDER BY random()$$),
 -- The reference's discrepancy query, all table against the 30-day table,
 -- for one project (drawn uniformly) and the last 30 days.
@@ -94,7 +94,23 @@ INSERT INTO bench.read_query VALUES
    WHERE (t."timestamp" >= now() - interval '30 days' OR a.start_time >= now() - interval '30 days')
      AND t.project_id = $1
    ORDER BY total_diff DESC LIMIT 1000$$,
- $$SELECT 'project-' || (1 + floor(random() * 20))::int, NULL FROM generate_series(1, 1000)$$);
+ $$SELECT 'project-' || (1 + floor(random() * 20))::int, NULL FROM generate_series(1, 1000)$$),
+-- The rest of the reference's access-pattern checklist: traces by ids in
+-- any project, whether a project has traces, and the traces each project
+-- created in an hour (usage metering).
+(13, 'traces by ids, any project', 100,
+ $$SELECT * FROM traces_all WHERE id = ANY (string_to_array($1, ','))$$,
+ $$SELECT string_agg(id, ',' ORDER BY r), NULL
+   FROM (SELECT id, random() AS r, (row_number() OVER (ORDER BY random()) - 1) / 10 AS g
+         FROM ta.traces_all_amt) x GROUP BY g ORDER BY random()$$),
+(14, 'project has traces', 100,
+ $$SELECT EXISTS (SELECT FROM traces_all WHERE project_id = $1)$$,
+ $$SELECT project_id, NULL FROM ta.traces_all_amt ORDER BY random()$$),
+(15, 'traces created per project, 1 h', 20,
+ $$SELECT project_id, count(*) FROM traces_all
+   WHERE created_at >= $1::timestamptz AND created_at < $1::timestamptz + interval '1 hour'
+   GROUP BY project_id ORDER BY project_id$$,
+ $$SELECT created_at::text, NULL FROM ta.traces_all_amt ORDER BY random()$$);
 
 CREATE TABLE bench.read_param (query int, n int, p1 text, p2 text, PRIMARY KEY (query, n));
 DO $$

@@ -52,7 +52,7 @@ RANDOM=$seed
 psql <<'SQL'
 CREATE EXTENSION trace_agg;
 CREATE EXTENSION amcheck;
-DO $$ BEGIN PERFORM trace_agg.create_traces_tables(); END $$;
+DO $$ BEGIN PERFORM trace_agg.create_traces_tables(windows => 'tables'); END $$;
 CREATE TABLE raw_events (seq bigint PRIMARY KEY, batch_id text NOT NULL, LIKE traces_null INCLUDING DEFAULTS);
 CREATE INDEX ON raw_events (batch_id);
 CREATE SEQUENCE batch_order;

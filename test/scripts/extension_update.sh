@@ -57,9 +57,11 @@ latest=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../trace_agg.cont
 
 # What both databases hold: the traces setup and a small view of its own
 # over a heap source, so that a plain table and argmax states are covered.
+# 0.1 had only the window tables, the layout that 0.2 gives with windows =>
+# 'tables' ($2).
 setup() {
-	psql -d "$1" <<'SQL'
-SELECT trace_agg.create_traces_tables();
+	psql -d "$1" -v windows="$2" <<'SQL'
+SELECT trace_agg.create_traces_tables(:windows);
 CREATE TABLE events (k text NOT NULL, v text, ts timestamptz, n bigint);
 CREATE TABLE latest (k text PRIMARY KEY, v trace_agg.argmax_text, n bigint);
 SELECT trace_agg.create_materialized_view('latest_mv', 'latest',
@@ -145,7 +147,7 @@ SQL
 # The database that runs the current version from the start.
 psql -c "CREATE DATABASE new_db"
 psql -d new_db -c "CREATE EXTENSION trace_agg"
-setup new_db
+setup new_db "windows => 'tables'"
 psql -d new_db -f "$TA_DIR/first.sql"
 
 # The 0.1 database, on a cluster of the 0.1 server copy.
@@ -154,7 +156,7 @@ old_host=$PGHOST old_port=$PGPORT
 psql -d postgres -c "CREATE DATABASE old_db"
 psql -d old_db -c "CREATE EXTENSION trace_agg"
 [ "$(psql -d old_db -At -c "SELECT extversion FROM pg_extension WHERE extname = 'trace_agg'")" = 0.1 ]
-setup old_db
+setup old_db ""
 psql -d old_db -f "$TA_DIR/first.sql"
 before=$(fingerprint old_db)
 
@@ -178,6 +180,12 @@ echo "updated to $version (latest $latest)"
 after=$(fingerprint old_db)
 printf 'before update: %s\nafter update:  %s\n' "$before" "$after"
 [ "$before" = "$after" ]
+
+# The update leaves users' tables alone; README's Upgrades section gives a
+# 0.1 traces setup the indexes of 0.2's product queries.
+sed -n '/^-- indexes of a 0.1 traces setup/,/^$/p' "$here/../../README.md" >"$TA_DIR/indexes.sql"
+[ "$(grep -c 'CREATE INDEX' "$TA_DIR/indexes.sql")" -ge 4 ]
+psql -d old_db -f "$TA_DIR/indexes.sql"
 
 # Both go on ingesting, into the traces setup and the view of its own.
 for db in old_db new_db; do

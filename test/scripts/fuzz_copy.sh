@@ -32,7 +32,7 @@ psql() { "$TA_BINDIR/psql" -X -q "$@"; }
 
 psql -v ON_ERROR_STOP=1 <<'SQL'
 CREATE EXTENSION trace_agg;
-DO $$ BEGIN PERFORM trace_agg.create_traces_tables(); END $$;
+DO $$ BEGIN PERFORM trace_agg.create_traces_tables(windows => 'tables'); END $$;
 CREATE SCHEMA fuzz;
 CREATE TABLE fuzz.pool (seq bigint PRIMARY KEY, LIKE traces_null);
 

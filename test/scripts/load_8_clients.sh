@@ -38,7 +38,7 @@ echo "load test: $events events, $clients clients, seed $seed, payloads up to $m
 
 psql <<'SQL'
 CREATE EXTENSION trace_agg;
-DO $$ BEGIN PERFORM trace_agg.create_traces_tables(); END $$;
+DO $$ BEGIN PERFORM trace_agg.create_traces_tables(windows => 'tables'); END $$;
 CREATE TABLE raw_events (seq bigint PRIMARY KEY, LIKE traces_null INCLUDING DEFAULTS);
 CREATE TABLE load_batch (batch_order bigint PRIMARY KEY, client text, nrows bigint, done timestamptz);
 CREATE SEQUENCE load_batch_order;

@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 psql() { "$TA_BINDIR/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
 
-psql -c "CREATE EXTENSION trace_agg" -c "SELECT trace_agg.create_traces_tables()" \
+psql -c "CREATE EXTENSION trace_agg" -c "SELECT trace_agg.create_traces_tables(windows => 'tables')" \
      -c "CREATE TABLE raw_events (seq bigint PRIMARY KEY, LIKE traces_null INCLUDING DEFAULTS)"
 perl "$here/../gen_events.pl" --events "${EVENTS:-100000}" --seed 7 --max-payload 16384 \
      --now "$(date +%s)" --raw raw_events | psql

@@ -14,7 +14,7 @@ fingerprint() {
 	     -c "SELECT (SELECT count(*) FROM traces_7d) || ' in 7d, ' || (SELECT count(*) FROM traces_30d) || ' in 30d'"
 }
 
-psql -c "CREATE EXTENSION trace_agg" -c "SELECT trace_agg.create_traces_tables()"
+psql -c "CREATE EXTENSION trace_agg" -c "SELECT trace_agg.create_traces_tables(windows => 'tables')"
 perl "$here/../gen_events.pl" --events 6000 --seed 11 --max-payload 65536 --now "$now" >"$TA_DIR/first.sql"
 perl "$here/../gen_events.pl" --events 3000 --seed 12 --max-payload 65536 --now "$now" >"$TA_DIR/second.sql"
 psql -f "$TA_DIR/first.sql"

@@ -23,7 +23,7 @@ psql -c "CREATE EXTENSION trace_agg"
 worker="SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 29812 AND granted"
 [ "$(psql -c "$worker")" = 0 ]
 
-psql -c "SELECT trace_agg.create_traces_tables()"
+psql -c "SELECT trace_agg.create_traces_tables(windows => 'tables')"
 echo "worker started by set_ttl"
 wait_for "$worker" 1
 
