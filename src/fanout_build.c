@@ -150,12 +150,14 @@ lookup_merge_rule(Aggref *aggref, const char *viewname, const char *column)
 }
 
 static void
-refuse_query_feature(bool present, const char *what, const char *viewname)
+refuse_query_feature(bool present, const char *what, const char *viewname, bool replacing)
 {
 	if (present)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("query of materialized view \"%s\" uses %s", viewname, what),
+				 replacing ?
+				 errdetail("A materialized view with a version column is a single-table SELECT of the source's rows, of which the target keeps the latest per key.") :
 				 errdetail("A materialized view is a single-table SELECT whose outputs are grouping columns or aggregates, merged per key into the target.")));
 }
 
@@ -197,22 +199,22 @@ analyze_view_query(const char *query_text, const char *viewname, bool replacing)
 	stmt = linitial_node(RawStmt, raw);
 	query = parse_analyze_fixedparams(stmt, query_text, NULL, 0, NULL);
 
-	refuse_query_feature(query->setOperations != NULL, "UNION, INTERSECT or EXCEPT", viewname);
-	refuse_query_feature(query->cteList != NIL, "WITH", viewname);
-	refuse_query_feature(query->hasSubLinks, "a subquery", viewname);
-	refuse_query_feature(query->hasWindowFuncs, "a window function", viewname);
-	refuse_query_feature(query->hasTargetSRFs, "a set-returning function", viewname);
-	refuse_query_feature(query->havingQual != NULL, "HAVING", viewname);
-	refuse_query_feature(query->distinctClause != NIL, "DISTINCT", viewname);
-	refuse_query_feature(query->groupingSets != NIL, "GROUPING SETS", viewname);
-	refuse_query_feature(query->sortClause != NIL, "ORDER BY", viewname);
+	refuse_query_feature(query->setOperations != NULL, "UNION, INTERSECT or EXCEPT", viewname, replacing);
+	refuse_query_feature(query->cteList != NIL, "WITH", viewname, replacing);
+	refuse_query_feature(query->hasSubLinks, "a subquery", viewname, replacing);
+	refuse_query_feature(query->hasWindowFuncs, "a window function", viewname, replacing);
+	refuse_query_feature(query->hasTargetSRFs, "a set-returning function", viewname, replacing);
+	refuse_query_feature(query->havingQual != NULL, "HAVING", viewname, replacing);
+	refuse_query_feature(query->distinctClause != NIL, "DISTINCT", viewname, replacing);
+	refuse_query_feature(query->groupingSets != NIL, "GROUPING SETS", viewname, replacing);
+	refuse_query_feature(query->sortClause != NIL, "ORDER BY", viewname, replacing);
 	refuse_query_feature(query->limitCount != NULL || query->limitOffset != NULL,
-						 "LIMIT or OFFSET", viewname);
-	refuse_query_feature(query->rowMarks != NIL, "FOR UPDATE or FOR SHARE", viewname);
+						 "LIMIT or OFFSET", viewname, replacing);
+	refuse_query_feature(query->rowMarks != NIL, "FOR UPDATE or FOR SHARE", viewname, replacing);
 	if (replacing)
 		refuse_replacing_features(query, viewname);
 	else
-		refuse_query_feature(query->groupClause == NIL, "no GROUP BY", viewname);
+		refuse_query_feature(query->groupClause == NIL, "no GROUP BY", viewname, false);
 
 	/* From 18 on: drop the RTE_GROUP entry, which is no table read */
 	ta_flatten_group_rte(query);
