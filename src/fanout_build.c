@@ -329,7 +329,9 @@ typedef struct MergeParts
 	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
 	char	   *replace_if;		/* replacing view: when the new row replaces the
 								 * stored one; NULL: an aggregating view */
-	char	   *aggregate;		/* SELECT ... GROUP BY over the new rows */
+	char	   *aggregate;		/* one row per key of the new rows: SELECT ...
+								 * GROUP BY, or of a replacing view SELECT
+								 * DISTINCT ON */
 	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
 } MergeParts;
 
