@@ -35,11 +35,13 @@ typedef struct FanoutView
 	const char *name;			/* qualified, for messages */
 	const char *query;			/* the view's query, deparsed now */
 	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
+	AttrNumber	version;		/* a replacing view: the view's column holding
+								 * the version; 0: an aggregating view */
 } FanoutView;
 
 /*
- * Views of one source that run as one statement: consecutive views with
- * the same query and owner.
+ * Views of one source that run as one statement: consecutive aggregating
+ * views with the same query and owner.  A replacing view runs alone.
  */
 typedef struct FanoutRun
 {
@@ -50,7 +52,10 @@ typedef struct FanoutRun
 } FanoutRun;
 
 /* fanout_build.c */
-extern Query *fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid);
+extern Query *fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid,
+							 bool replacing);
+extern void fanout_set_replacing_key(Query *query, Oid targetid, const char *viewname);
+extern List *fanout_key_clause(Query *query);
 extern char *fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 								  bool tombstones);
 extern char *fanout_group_exprs(Query *query, List *dpcontext);

@@ -16,17 +16,23 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
+#include "parser/parse_clause.h"
+#include "parser/parse_oper.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -144,18 +150,42 @@ lookup_merge_rule(Aggref *aggref, const char *viewname, const char *column)
 }
 
 static void
-refuse_query_feature(bool present, const char *what, const char *viewname)
+refuse_query_feature(bool present, const char *what, const char *viewname, bool replacing)
 {
 	if (present)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("query of materialized view \"%s\" uses %s", viewname, what),
+				 replacing ?
+				 errdetail("A materialized view with a version column is a single-table SELECT of the source's rows, of which the target keeps the latest per key.") :
 				 errdetail("A materialized view is a single-table SELECT whose outputs are grouping columns or aggregates, merged per key into the target.")));
+}
+
+/*
+ * A replacing view (one with a version column) keeps, per key of its
+ * target, the whole latest row its query selects: a plain SELECT of the
+ * source, nothing to aggregate and nothing to merge but the row itself.
+ */
+static void
+refuse_replacing_features(Query *query, const char *viewname)
+{
+	const char *what = NULL;
+
+	if (query->groupClause != NIL)
+		what = "GROUP BY";
+	else if (query->hasAggs)
+		what = "an aggregate";
+	if (what)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("query of materialized view \"%s\" uses %s", viewname, what),
+				 errdetail("A materialized view with a version column keeps the latest row per key of its target: its query selects the source's rows, without aggregates or GROUP BY."),
+				 errhint("Drop the version argument to aggregate instead.")));
 }
 
 /* Parse and analyze the view's query under the current search_path. */
 static Query *
-analyze_view_query(const char *query_text, const char *viewname)
+analyze_view_query(const char *query_text, const char *viewname, bool replacing)
 {
 	List	   *raw;
 	RawStmt    *stmt;
@@ -169,19 +199,22 @@ analyze_view_query(const char *query_text, const char *viewname)
 	stmt = linitial_node(RawStmt, raw);
 	query = parse_analyze_fixedparams(stmt, query_text, NULL, 0, NULL);
 
-	refuse_query_feature(query->setOperations != NULL, "UNION, INTERSECT or EXCEPT", viewname);
-	refuse_query_feature(query->cteList != NIL, "WITH", viewname);
-	refuse_query_feature(query->hasSubLinks, "a subquery", viewname);
-	refuse_query_feature(query->hasWindowFuncs, "a window function", viewname);
-	refuse_query_feature(query->hasTargetSRFs, "a set-returning function", viewname);
-	refuse_query_feature(query->havingQual != NULL, "HAVING", viewname);
-	refuse_query_feature(query->distinctClause != NIL, "DISTINCT", viewname);
-	refuse_query_feature(query->groupingSets != NIL, "GROUPING SETS", viewname);
-	refuse_query_feature(query->sortClause != NIL, "ORDER BY", viewname);
+	refuse_query_feature(query->setOperations != NULL, "UNION, INTERSECT or EXCEPT", viewname, replacing);
+	refuse_query_feature(query->cteList != NIL, "WITH", viewname, replacing);
+	refuse_query_feature(query->hasSubLinks, "a subquery", viewname, replacing);
+	refuse_query_feature(query->hasWindowFuncs, "a window function", viewname, replacing);
+	refuse_query_feature(query->hasTargetSRFs, "a set-returning function", viewname, replacing);
+	refuse_query_feature(query->havingQual != NULL, "HAVING", viewname, replacing);
+	refuse_query_feature(query->distinctClause != NIL, "DISTINCT", viewname, replacing);
+	refuse_query_feature(query->groupingSets != NIL, "GROUPING SETS", viewname, replacing);
+	refuse_query_feature(query->sortClause != NIL, "ORDER BY", viewname, replacing);
 	refuse_query_feature(query->limitCount != NULL || query->limitOffset != NULL,
-						 "LIMIT or OFFSET", viewname);
-	refuse_query_feature(query->rowMarks != NIL, "FOR UPDATE or FOR SHARE", viewname);
-	refuse_query_feature(query->groupClause == NIL, "no GROUP BY", viewname);
+						 "LIMIT or OFFSET", viewname, replacing);
+	refuse_query_feature(query->rowMarks != NIL, "FOR UPDATE or FOR SHARE", viewname, replacing);
+	if (replacing)
+		refuse_replacing_features(query, viewname);
+	else
+		refuse_query_feature(query->groupClause == NIL, "no GROUP BY", viewname, false);
 
 	/* From 18 on: drop the RTE_GROUP entry, which is no table read */
 	ta_flatten_group_rte(query);
@@ -252,7 +285,7 @@ append_ttl_test(StringInfo buf, const char *col, const char *op, const char *ttl
 /*
  * Leave out the rows of keys deleted by trace_agg.delete_keys() within the
  * tombstone window: a tombstone names a source and the leading values of
- * its views' keys (as text, in GROUP BY order), so a row is dropped when
+ * its views' keys (as text, in key order), so a row is dropped when
  * any of its key's prefixes is one.  Each prefix is one probe of the
  * tombstones' primary key.  Added only while the source has tombstones.
  */
@@ -269,7 +302,7 @@ append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourc
 					 "AND z.deleted_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) "
 					 "pg_catalog.current_setting('trace_agg.tombstone_window')::pg_catalog.interval) "
 					 "AND z.key IN (", sourceid);
-	foreach(lc, query->groupClause)
+	foreach(lc, fanout_key_clause(query))
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
@@ -294,9 +327,212 @@ typedef struct MergeParts
 	char	   *row_cols;		/* the same, of the aggregated row "a" */
 	char	   *keys;			/* its key columns */
 	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
-	char	   *aggregate;		/* SELECT ... GROUP BY over the new rows */
+	char	   *replace_if;		/* replacing view: when the new row replaces the
+								 * stored one; NULL: an aggregating view */
+	char	   *aggregate;		/* one row per key of the new rows: SELECT ...
+								 * GROUP BY, or of a replacing view SELECT
+								 * DISTINCT ON */
 	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
 } MergeParts;
+
+/*
+ * Replacing views.  A view created with a version column keeps, per primary
+ * key of its target, the whole row of the greatest version, as ClickHouse's
+ * ReplacingMergeTree(version) does, in plain columns.  Of a batch it keeps
+ * per key the row of the greatest version, the later arrival of equal
+ * versions; the upsert then replaces every column the view writes when the
+ * stored version is at most the new one, so that of equal versions the
+ * later batch wins too.  A NULL version is less than every other, and of
+ * NULL versions the later arrival wins: the whole order is that of ORDER BY
+ * version DESC NULLS LAST, arrival DESC.
+ */
+
+/*
+ * Make the target's primary key the key of replacing view QUERY: the
+ * outputs writing its columns, in its order, become the query's DISTINCT
+ * ON clause (which is what the view keeps of a batch), where the code
+ * shared with aggregating views finds a key (fanout_key_clause).  A key
+ * output must be a plain column of the source, as a grouping column must:
+ * deletions match tombstones against the source's key columns.
+ */
+void
+fanout_set_replacing_key(Query *query, Oid targetid, const char *viewname)
+{
+	Relation	target = table_open(targetid, AccessShareLock);
+	List	   *indexes = RelationGetIndexList(target);
+	int2vector *pkey = NULL;
+	int			nkeys = 0;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		if (index->indisprimary && index->indimmediate)
+		{
+			nkeys = index->indnkeyatts;
+			pkey = buildint2vector(index->indkey.values, nkeys);
+		}
+		ReleaseSysCache(tuple);
+	}
+	if (pkey == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("target table \"%s\" of materialized view \"%s\" has no primary key",
+						RelationGetRelationName(target), viewname),
+				 errdetail("A materialized view with a version column keeps one row per primary key of its target."),
+				 errhint("Add a primary key to the target (not deferrable).")));
+
+	query->distinctClause = NIL;
+	for (i = 0; i < nkeys; i++)
+	{
+		char	   *column = get_attname(targetid, pkey->values[i], false);
+		TargetEntry *te = NULL;
+		SortGroupClause *sgc;
+
+		foreach(lc, query->targetList)
+		{
+			TargetEntry *candidate = lfirst_node(TargetEntry, lc);
+
+			if (!candidate->resjunk && strcmp(candidate->resname, column) == 0)
+				te = candidate;
+		}
+		if (te == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("materialized view \"%s\" does not write column \"%s\" of the primary key of target table \"%s\"",
+							viewname, column, RelationGetRelationName(target)),
+					 errhint("Select every primary key column of the target from the source.")));
+		if (!IsA(te->expr, Var))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("key column \"%s\" of materialized view \"%s\" must be a plain column of the source",
+							te->resname, viewname)));
+		sgc = makeNode(SortGroupClause);
+		get_sort_group_operators(exprType((Node *) te->expr), false, true, false,
+								 &sgc->sortop, &sgc->eqop, NULL, &sgc->hashable);
+		sgc->tleSortGroupRef = assignSortGroupRef(te, query->targetList);
+		query->distinctClause = lappend(query->distinctClause, sgc);
+	}
+	table_close(target, AccessShareLock);
+}
+
+/*
+ * The version parts of replacing view QUERY writing TARGET: PARTS'
+ * replace_if, and in ORDER_BY the batch's order of versions, greatest
+ * first.  The version is compared by its type's default btree ordering
+ * (collatable types bytewise, as everything in trace_agg), in the batch
+ * and against the stored row alike, so the output must have the target
+ * column's very type.
+ */
+static void
+replacing_version_order(Query *query, const char *viewname, Relation target,
+						AttrNumber version, List *dpcontext, MergeParts *parts,
+						StringInfo order_by)
+{
+	TargetEntry *te = NULL;
+	Form_pg_attribute att;
+	Oid			opclass;
+	Oid			leop;
+	HeapTuple	tuple;
+	Form_pg_operator op;
+	char	   *opname;
+	const char *collate;
+	const char *col;
+	ListCell   *lc;
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *candidate = lfirst_node(TargetEntry, lc);
+
+		if (!candidate->resjunk && candidate->resno == version)
+			te = candidate;
+	}
+	if (te == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("materialized view \"%s\" no longer writes its version column", viewname),
+				 errhint("Drop the view and create it again.")));
+	if (te->ressortgroupref != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("version column \"%s\" of materialized view \"%s\" is part of the primary key of target table \"%s\"",
+						te->resname, viewname, RelationGetRelationName(target)),
+				 errdetail("Each version of a key would be a row of its own.")));
+	att = TupleDescAttr(RelationGetDescr(target),
+						get_attnum(RelationGetRelid(target), te->resname) - 1);
+	if (exprType((Node *) te->expr) != att->atttypid)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("version column \"%s\" of materialized view \"%s\" is of type %s but the query gives %s",
+						te->resname, viewname, format_type_be(att->atttypid),
+						format_type_be(exprType((Node *) te->expr))),
+				 errdetail("Versions are compared in the batch and against the stored row by one ordering."),
+				 errhint("Cast the version to %s in the query.", format_type_be(att->atttypid))));
+	opclass = GetDefaultOpClass(att->atttypid, BTREE_AM_OID);
+	leop = OidIsValid(opclass) ?
+		get_opfamily_member(get_opclass_family(opclass), get_opclass_input_type(opclass),
+							get_opclass_input_type(opclass), BTLessEqualStrategyNumber) :
+		InvalidOid;
+	if (!OidIsValid(leop))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("version column \"%s\" of materialized view \"%s\" is of type %s, which has no default ordering",
+						te->resname, viewname, format_type_be(att->atttypid)),
+				 errhint("Use a version of a type with a default btree operator class, such as a timestamp or an integer.")));
+
+	tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(leop));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for operator %u", leop);
+	op = (Form_pg_operator) GETSTRUCT(tuple);
+	opname = psprintf("%s.%s", quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	ReleaseSysCache(tuple);
+
+	collate = type_is_collatable(att->atttypid) ? " COLLATE pg_catalog.\"C\"" : "";
+	col = quote_identifier(te->resname);
+	parts->replace_if = psprintf("t.%s IS NULL OR t.%s%s OPERATOR(%s) excluded.%s%s",
+								 col, col, collate, opname, col, collate);
+	appendStringInfo(order_by, "(%s)%s DESC NULLS LAST",
+					 deparse_expression((Node *) te->expr, dpcontext, false, false), collate);
+}
+
+/*
+ * The batch part of a replacing view: per key, the row of the greatest
+ * version, the later arrival of equal ones (the position of a row in ROWS,
+ * as any_last's order), after the view's WHERE and the tombstones.
+ */
+static void
+build_replacing_parts(Query *query, const char *viewname, Relation target,
+					  AttrNumber version, const char *select, const char *rows,
+					  List *dpcontext, Oid tombstones_of, MergeParts *parts)
+{
+	StringInfoData sql;
+	StringInfoData order_by;
+	char	   *keys = fanout_group_exprs(query, dpcontext);
+
+	initStringInfo(&order_by);
+	replacing_version_order(query, viewname, target, version, dpcontext, parts, &order_by);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT DISTINCT ON (%s) %s FROM (SELECT *, pg_catalog.row_number() OVER () "
+					 "AS trace_agg_input_order FROM %s) AS s", keys, select, rows);
+	if (query->jointree->quals)
+		appendStringInfo(&sql, " WHERE %s",
+						 deparse_expression(query->jointree->quals, dpcontext, false, false));
+	if (OidIsValid(tombstones_of))
+	{
+		appendStringInfoString(&sql, query->jointree->quals ? " AND" : " WHERE");
+		append_tombstone_filter(&sql, query, dpcontext, tombstones_of);
+	}
+	appendStringInfo(&sql, " ORDER BY %s, %s, s.trace_agg_input_order DESC", keys, order_by.data);
+	parts->aggregate = sql.data;
+}
 
 /*
  * Check a view's query against its target and cut its merge statement into
@@ -304,7 +540,7 @@ typedef struct MergeParts
  * qualifies every other name.
  */
 static void
-build_merge_parts(Query *query, const char *viewname, Oid targetid,
+build_merge_parts(Query *query, const char *viewname, Oid targetid, AttrNumber version,
 				  const FanoutTtl *ttl, const char *rows, Oid tombstones_of,
 				  MergeParts *parts)
 {
@@ -369,6 +605,8 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 			keycols = bms_add_member(keycols, attnum);
 			appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", col);
 		}
+		else if (version != 0)
+			appendStringInfo(&sets, "%s%s = excluded.%s", sets.len ? ", " : "", col, col);
 		else if (IsA(te->expr, Aggref))
 		{
 			const MergeRule *rule = lookup_merge_rule((Aggref *) te->expr, viewname, te->resname);
@@ -427,6 +665,21 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 				 errmsg("materialized view \"%s\" does not write the TTL column \"%s\" of target table \"%s\"",
 						viewname, ttl->column, RelationGetRelationName(target))));
 
+	parts->target = fanout_qualified_name(targetid);
+	parts->cols = cols.data;
+	parts->row_cols = row_cols.data;
+	parts->keys = keys.data;
+	parts->sets = sets.data;
+	parts->replace_if = NULL;
+	parts->ttl = ttl;
+	if (version != 0)
+	{
+		build_replacing_parts(query, viewname, target, version, select.data, rows,
+							  dpcontext, tombstones_of, parts);
+		table_close(target, AccessShareLock);
+		return;
+	}
+
 	/*
 	 * The statement's rows are fed to the aggregates in insertion order, so
 	 * that any_last and the argmax tie rule see what ClickHouse sees in a
@@ -451,14 +704,7 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 		append_tombstone_filter(&aggregate, query, dpcontext, tombstones_of);
 	}
 	appendStringInfo(&aggregate, " GROUP BY %s", fanout_group_exprs(query, dpcontext));
-
-	parts->target = fanout_qualified_name(targetid);
-	parts->cols = cols.data;
-	parts->row_cols = row_cols.data;
-	parts->keys = keys.data;
-	parts->sets = sets.data;
 	parts->aggregate = aggregate.data;
-	parts->ttl = ttl;
 	table_close(target, AccessShareLock);
 }
 
@@ -532,7 +778,9 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 	else
 	{
 		appendStringInfo(sql, "DO UPDATE SET %s", parts->sets);
-		if (ttl)
+		if (parts->replace_if)
+			appendStringInfo(sql, " WHERE %s", parts->replace_if);
+		else if (ttl)
 		{
 			appendStringInfoString(sql, " WHERE ");
 			append_ttl_test(sql, psprintf("t.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
@@ -584,7 +832,7 @@ fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 	{
 		Oid			sourceid;
 
-		queries[i] = fanout_analyze(views[i].query, views[i].name, &sourceid);
+		queries[i] = fanout_analyze(views[i].query, views[i].name, &sourceid, views[i].version != 0);
 		if (sourceid != views[i].sourceid)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -592,8 +840,11 @@ fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 							views[i].name, get_rel_name(views[i].sourceid)),
 					 errdetail("Its query now reads \"%s\".", get_rel_name(sourceid)),
 					 errhint("Drop the view and create it again.")));
-		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].ttl, rows,
-						  tombstones ? views[i].sourceid : InvalidOid, &parts[i]);
+		if (views[i].version != 0)
+			fanout_set_replacing_key(queries[i], views[i].targetid, views[i].name);
+		build_merge_parts(queries[i], views[i].name, views[i].targetid, views[i].version,
+						  views[i].ttl, rows, tombstones ? views[i].sourceid : InvalidOid,
+						  &parts[i]);
 		initStringInfo(&returning[i]);
 		appendStringInfoString(&returning[i], parts[i].keys);
 	}
@@ -636,7 +887,7 @@ fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 	return sql.data;
 }
 
-/* The GROUP BY expressions of the view, deparsed, comma-separated. */
+/* The key expressions of the view, deparsed, comma-separated. */
 char *
 fanout_group_exprs(Query *query, List *dpcontext)
 {
@@ -644,7 +895,7 @@ fanout_group_exprs(Query *query, List *dpcontext)
 	ListCell   *lc;
 
 	initStringInfo(&buf);
-	foreach(lc, query->groupClause)
+	foreach(lc, fanout_key_clause(query))
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
@@ -655,6 +906,16 @@ fanout_group_exprs(Query *query, List *dpcontext)
 	return buf.data;
 }
 
+/*
+ * The clause naming a view's key outputs, in key order: GROUP BY of an
+ * aggregating view, DISTINCT ON of a replacing one (fanout_set_replacing_key).
+ */
+List *
+fanout_key_clause(Query *query)
+{
+	return query->groupClause != NIL ? query->groupClause : query->distinctClause;
+}
+
 /* "l.k1 = r.k1 AND ..." over the view's key columns, by output name. */
 void
 fanout_append_key_match(StringInfo buf, Query *query, const char *left, const char *right)
@@ -662,7 +923,7 @@ fanout_append_key_match(StringInfo buf, Query *query, const char *left, const ch
 	ListCell   *lc;
 	bool		first = true;
 
-	foreach(lc, query->groupClause)
+	foreach(lc, fanout_key_clause(query))
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
@@ -676,9 +937,9 @@ fanout_append_key_match(StringInfo buf, Query *query, const char *left, const ch
 
 /* Parse, analyze and check a view's query; returns it with the source. */
 Query *
-fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid)
+fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid, bool replacing)
 {
-	Query	   *query = analyze_view_query(query_text, viewname);
+	Query	   *query = analyze_view_query(query_text, viewname, replacing);
 	RangeTblEntry *rte = linitial_node(RangeTblEntry, query->rtable);
 
 	if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE)

@@ -44,6 +44,7 @@
 #define DEF_TTL_COLUMN	5
 #define DEF_TTL			6
 #define DEF_REFERENCE	7
+#define DEF_VERSION		8
 
 static SPIPlanPtr definitions_plan = NULL;
 static bool catalog_version_checked = false;
@@ -149,7 +150,8 @@ read_definitions(Oid sourceid)
 		plan = SPI_prepare("SELECT m.view::pg_catalog.oid, m.target::pg_catalog.oid, c.relowner, "
 						   "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
 						   "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), "
-						   "t.ttl_column::pg_catalog.text, t.ttl::pg_catalog.text, t.reference::pg_catalog.oid "
+						   "t.ttl_column::pg_catalog.text, t.ttl::pg_catalog.text, t.reference::pg_catalog.oid, "
+						   "m.version_attnum "
 						   "FROM trace_agg.materialized_view m "
 						   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view "
 						   "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
@@ -181,6 +183,9 @@ read_definitions(Oid sourceid)
 		view->targetid = DatumGetObjectId(SPI_getbinval(row, desc, DEF_TARGET, &isnull));
 		view->ownerid = DatumGetObjectId(SPI_getbinval(row, desc, DEF_OWNER, &isnull));
 		view->name = SPI_getvalue(row, desc, DEF_NAME);
+		view->version = DatumGetInt16(SPI_getbinval(row, desc, DEF_VERSION, &isnull));
+		if (isnull)
+			view->version = 0;
 		if (SPI_getvalue(row, desc, DEF_TTL_COLUMN) != NULL)
 		{
 			FanoutTtl  *ttl = palloc(sizeof(FanoutTtl));
@@ -309,13 +314,16 @@ has_tombstones(Oid sourceid)
  * of the run that has a TTL of its own.  A run is merged by one statement
  * whose parts do not see each other's changes (fanout_build_run_sql): such
  * a view may leave a key as stored, which the statement could not tell.
+ * A replacing view runs alone: which rows of a batch it keeps depends on
+ * its target's primary key, which its query does not show.
  */
 static bool
 joins_run(const FanoutView *run, int n, const FanoutView *view)
 {
 	int			i;
 
-	if (view->ownerid != run[0].ownerid || strcmp(view->query, run[0].query) != 0)
+	if (view->ownerid != run[0].ownerid || strcmp(view->query, run[0].query) != 0 ||
+		view->version != 0 || run[0].version != 0)
 		return false;
 	for (i = 0; i < n; i++)
 	{

@@ -56,7 +56,7 @@ fanout_define_delete_settings(void)
 typedef struct ViewKey
 {
 	int			nkeys;
-	char	  **columns;		/* target columns, in GROUP BY order */
+	char	  **columns;		/* target columns, in key order */
 	AttrNumber *source_attnos;
 } ViewKey;
 
@@ -64,14 +64,16 @@ static ViewKey
 view_key(const FanoutView *view)
 {
 	Oid			sourceid;
-	Query	   *query = fanout_analyze(view->query, view->name, &sourceid);
+	Query	   *query = fanout_analyze(view->query, view->name, &sourceid, view->version != 0);
 	ViewKey		key;
 	ListCell   *lc;
 
+	if (view->version != 0)
+		fanout_set_replacing_key(query, view->targetid, view->name);
 	key.nkeys = 0;
-	key.columns = palloc(sizeof(char *) * list_length(query->groupClause));
-	key.source_attnos = palloc(sizeof(AttrNumber) * list_length(query->groupClause));
-	foreach(lc, query->groupClause)
+	key.columns = palloc(sizeof(char *) * list_length(fanout_key_clause(query)));
+	key.source_attnos = palloc(sizeof(AttrNumber) * list_length(fanout_key_clause(query)));
+	foreach(lc, fanout_key_clause(query))
 	{
 		TargetEntry *te = get_sortgroupclause_tle(lfirst_node(SortGroupClause, lc), query->targetList);
 

@@ -184,6 +184,37 @@ backfill_view(Oid sourceid, Oid viewid)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
+/*
+ * The output of QUERY that writes VERSION, the version column of a
+ * replacing view: its number, which is the number of the view's column
+ * (the catalog keeps it, as renames change the name and pg_dump keeps the
+ * order of a view's columns, not the numbers of a table's).  The rest of
+ * the view is checked with its statement (fanout_build.c).
+ */
+static AttrNumber
+replacing_version_column(Query *query, Oid targetid, const char *version, const char *viewname)
+{
+	ListCell   *lc;
+
+	if (get_attnum(targetid, version) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("version column \"%s\" of materialized view \"%s\" does not exist in target table \"%s\"",
+						version, viewname, get_rel_name(targetid))));
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *te = lfirst_node(TargetEntry, lc);
+
+		if (!te->resjunk && strcmp(te->resname, version) == 0)
+			return te->resno;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+			 errmsg("materialized view \"%s\" does not write its version column \"%s\"", viewname, version),
+			 errhint("Select the version from the source under the column's name, as in s.last_updated_at AS last_updated_at.")));
+	return 0;					/* keep compiler quiet */
+}
+
 PG_FUNCTION_INFO_V1(trace_agg_create_materialized_view);
 Datum
 trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
@@ -197,8 +228,11 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	Oid			sourceid;
 	Oid			viewid;
 	char	   *normalized;
-	Oid			argtypes[3] = {OIDOID, OIDOID, OIDOID};
-	Datum		args[3];
+	char	   *version = NULL;
+	AttrNumber	version_attnum = 0;
+	Oid			argtypes[4] = {OIDOID, OIDOID, OIDOID, INT2OID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', 'n'};
 	int			nest;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -210,6 +244,9 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	query_text = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	/* 0.1's SQL declares three arguments; 0.2 adds backfill */
 	backfill = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	/* and, later in 0.2, the version column of a replacing view */
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+		version = pstrdup(NameStr(*PG_GETARG_NAME(4)));
 	if (backfill && IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
@@ -224,8 +261,10 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	SPI_connect();
 	fanout_check_catalog_version();
 	/* The query means what it means under the caller's search_path. */
-	query = fanout_analyze(query_text, name, &sourceid);
+	query = fanout_analyze(query_text, name, &sourceid, version != NULL);
 	nest = fanout_pin_search_path();
+	if (version)
+		version_attnum = replacing_version_column(query, targetid, version, name);
 
 	/*
 	 * For a backfill, no insert may run from before the backfill's snapshot
@@ -271,8 +310,12 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	args[0] = ObjectIdGetDatum(viewid);
 	args[1] = ObjectIdGetDatum(sourceid);
 	args[2] = ObjectIdGetDatum(targetid);
-	trace_agg_catalog_execute("INSERT INTO trace_agg.materialized_view (view, source, target) VALUES ($1, $2, $3)",
-				  3, argtypes, args, NULL, false);
+	args[3] = Int16GetDatum(version_attnum);
+	if (version_attnum != 0)
+		nulls[3] = ' ';
+	trace_agg_catalog_execute("INSERT INTO trace_agg.materialized_view (view, source, target, version_attnum) "
+							  "VALUES ($1, $2, $3, $4)",
+							  4, argtypes, args, nulls, false);
 	ensure_trigger(sourceid);
 	CacheInvalidateRelcacheByRelid(sourceid);
 	CommandCounterIncrement();

@@ -2,15 +2,21 @@
 -- Materialized views: the fan-out engine (src/fanout_*.c).
 
 -- A materialized view is a Postgres view (its query, name, schema and
--- owner) plus this row naming it, its source and its target by OID.
+-- owner) plus this row naming it, its source and its target by OID, and,
+-- for a replacing view, the number of the view's column holding the
+-- version (a view's columns keep their numbers through renames and
+-- pg_dump, a table's do not).
 CREATE TABLE trace_agg.materialized_view (
     view   regclass PRIMARY KEY,
     source regclass NOT NULL,
-    target regclass NOT NULL
+    target regclass NOT NULL,
+    version_attnum smallint
 );
 COMMENT ON TABLE trace_agg.materialized_view IS
     'materialized views: every INSERT into source is aggregated by the query of view and merged into target';
 -- Definitions are user data: pg_dump keeps them.
+COMMENT ON COLUMN trace_agg.materialized_view.version_attnum IS
+    'replacing views: the attnum of the column of view holding the version (the target keeps per key the row of the greatest version); NULL: the view aggregates';
 SELECT pg_catalog.pg_extension_config_dump('trace_agg.materialized_view', '');
 
 -- A view depends on its target (dropping the target needs CASCADE, which
@@ -72,11 +78,12 @@ COMMENT ON FUNCTION trace_agg.fanout() IS
     'statement trigger of a materialized view source: merges the inserted rows into every target';
 
 CREATE FUNCTION trace_agg.create_materialized_view(name text, target regclass, query text,
-                                                   backfill boolean DEFAULT false)
+                                                   backfill boolean DEFAULT false,
+                                                   version name DEFAULT NULL)
     RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_create_materialized_view' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text, boolean) IS
-    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target; backfill merges the rows the source already holds';
+COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text, boolean, name) IS
+    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target; backfill merges the rows the source already holds; with version (a target column), the query selects rows and target keeps per primary key the row of the greatest version, the later arrival of equal ones';
 
 -- Internal: set_ttl and remove_ttl call it to have the statements that
 -- involve a target generated again.
@@ -104,13 +111,16 @@ COMMENT ON FUNCTION trace_agg.materialized_view_statements(regclass) IS
 CREATE VIEW trace_agg.materialized_views AS
     SELECT m.view, n.nspname AS schema, c.relname AS view_name, m.source, m.target,
            c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(m.view) AS query,
-           t.ttl_column, t.ttl, t.reference AS ttl_reference
+           t.ttl_column, t.ttl, t.reference AS ttl_reference,
+           (SELECT a.attname FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid OPERATOR(pg_catalog.=) m.view
+              AND a.attnum OPERATOR(pg_catalog.=) m.version_attnum) AS version_column
     FROM trace_agg.materialized_view m
     JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view
     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
     LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) m.target;
 GRANT SELECT ON trace_agg.materialized_views TO PUBLIC;
-COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries and the TTL of their targets';
+COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries, the TTL of their targets and the version column of replacing views';
 
 -- Every way a materialized view, its source or its target goes (DROP VIEW,
 -- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.

@@ -1068,3 +1068,32 @@ COMMENT ON AGGREGATE trace_agg.metadata_state(jsonb, text[], timestamptz) IS
     'metadata keys set and removed by events (object set, keys removed, event time) as a lww_map to store and merge with lww_merge; the latest operation per key wins';
 COMMENT ON AGGREGATE trace_agg.metadata(jsonb, text[], timestamptz) IS
     'the metadata left after events (object set, keys removed, event time): per key the latest value; a removal wins ties, then the greater value';
+
+-- Replacing views (issue 13, item 2): a materialized view with a version
+-- column keeps, per primary key of its target, the whole row of the
+-- greatest version in plain columns (ClickHouse's ReplacingMergeTree).
+-- The catalog keeps the number of the view's column holding the version.
+-- Same statements as in sql/ext/600_fanout.sql.
+ALTER TABLE trace_agg.materialized_view ADD COLUMN version_attnum smallint;
+COMMENT ON COLUMN trace_agg.materialized_view.version_attnum IS
+    'replacing views: the attnum of the column of view holding the version (the target keeps per key the row of the greatest version); NULL: the view aggregates';
+DROP FUNCTION trace_agg.create_materialized_view(text, regclass, text, boolean);
+CREATE FUNCTION trace_agg.create_materialized_view(name text, target regclass, query text,
+                                                   backfill boolean DEFAULT false,
+                                                   version name DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'trace_agg_create_materialized_view' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text, boolean, name) IS
+    'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target; backfill merges the rows the source already holds; with version (a target column), the query selects rows and target keeps per primary key the row of the greatest version, the later arrival of equal ones';
+CREATE OR REPLACE VIEW trace_agg.materialized_views AS
+    SELECT m.view, n.nspname AS schema, c.relname AS view_name, m.source, m.target,
+           c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(m.view) AS query,
+           t.ttl_column, t.ttl, t.reference AS ttl_reference,
+           (SELECT a.attname FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid OPERATOR(pg_catalog.=) m.view
+              AND a.attnum OPERATOR(pg_catalog.=) m.version_attnum) AS version_column
+    FROM trace_agg.materialized_view m
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view
+    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+    LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) m.target;
+COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries, the TTL of their targets and the version column of replacing views';
