@@ -28,6 +28,11 @@ include $(PGXS)
 trace_agg--$(EXTVERSION).sql: $(SCRIPT_PARTS)
 	cat $^ > $@
 
+# Debian's server is built without --enable-depend, so PGXS tracks no header
+# dependency: an object built before a shared struct changed would be
+# linked with the old layout.  Every object depends on every header.
+$(OBJS): $(wildcard src/*.h)
+
 # The benchmark and the ingest profile (test/bench/): make bench [EVENTS=N]
 # (N events of each stream shape; TA_BENCH_SHAPES, TA_BENCH_CLIENTS and
 # TA_BENCH_CLICKHOUSE=0 narrow it), make profile [EVENTS=N] (TA_BENCH_SHAPE=light

@@ -207,9 +207,8 @@ purge_step(Oid targetid, char **what)
 
 	if (name == NULL)
 		return -1;
-	strlcpy(batch_target_name,
-			quote_qualified_identifier(get_namespace_name(get_rel_namespace(targetid)), name),
-			sizeof(batch_target_name));
+	snprintf(batch_target_name, sizeof(batch_target_name), "%s",
+			 quote_qualified_identifier(get_namespace_name(get_rel_namespace(targetid)), name));
 	*what = MemoryContextStrdup(step_context, psprintf("purge table %s", batch_target_name));
 	pgstat_report_activity(STATE_RUNNING, *what);
 	if (!ttl_lock_target(targetid, true, &owner))
