@@ -36,6 +36,7 @@
 
 #include "compat.h"
 #include "fanout.h"
+#include "ttl.h"
 
 /* How a column of the target absorbs a new partial aggregate. */
 typedef struct MergeRule
@@ -235,18 +236,71 @@ check_conflict_index(Relation target, Bitmapset *keycols, const char *viewname)
 }
 
 /*
- * Condition, on column reference COL, that a row has not expired: it lives
- * while its UTC date plus the TTL is after now, that is while COL is at or
- * after trace_agg.ttl_cutoff(ttl).  OP ">=" tests alive, "<" expired.  The
- * cutoff is a sub-select, computed once per statement: called per row,
- * ttl_cutoff (a SQL function with its own search_path, so never inlined)
- * costs a function call with a GUC save and restore for every row and key.
+ * A view's merge statement in pieces: the view's query over the transition
+ * table, and what the upsert into the target needs.  Views of one source
+ * that share their query share the first piece.
+ */
+typedef struct MergeParts
+{
+	const char *target;			/* the target, qualified */
+	char	   *cols;			/* target columns written, in output order */
+	char	   *row_cols;		/* the same, of the aggregated row "a" */
+	char	   *keys;			/* its key columns */
+	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
+	char	   *aggregate;		/* SELECT ... GROUP BY over the new rows */
+	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
+	TtlRules   *rules;			/* its per-key rules as they read now, or NULL */
+} MergeParts;
+
+/*
+ * The first instant a row of the target with TTL is alive at, for the key
+ * of the row ALIAS (the target's key columns, by name): rows whose TTL
+ * column lies before it have expired, as trace_agg.ttl_cutoff() says.
+ * Without per-key rules it is one sub-select, computed once per statement:
+ * called per row, ttl_cutoff (a SQL function with its own search_path, so
+ * never inlined) costs a function call with a GUC save and restore for
+ * every row and key.  With rules it is the cutoff of the key's rule or of
+ * the TTL, whichever is shorter, looked up per key through the rules'
+ * unique index; NULL when neither is set (the key never expires).
+ */
+static char *
+ttl_cutoff_of(const MergeParts *parts, const char *alias)
+{
+	const FanoutTtl *ttl = parts->ttl;
+	const char *interval = ttl->interval ? quote_literal_cstr(ttl->interval) : "NULL";
+
+	if (parts->rules == NULL)
+		return psprintf("(SELECT trace_agg.ttl_cutoff(%s::pg_catalog.interval))", interval);
+	return psprintf("trace_agg.ttl_cutoff(LEAST(%s::pg_catalog.interval, %s))",
+					interval, ttl_rule_lookup(parts->rules, alias));
+}
+
+/*
+ * Condition that the row ALIAS has not expired: its TTL column is at or
+ * after the cutoff of its key (a key without one is alive; a null TTL
+ * column never is, with or without rules).
  */
 static void
-append_ttl_test(StringInfo buf, const char *col, const char *op, const char *ttl)
+append_ttl_alive(StringInfo buf, const MergeParts *parts, const char *alias)
 {
-	appendStringInfo(buf, "%s OPERATOR(pg_catalog.%s) (SELECT trace_agg.ttl_cutoff(%s::pg_catalog.interval))",
-					 col, op, quote_literal_cstr(ttl));
+	appendStringInfo(buf, "%s.%s OPERATOR(pg_catalog.>=) ", alias, quote_identifier(parts->ttl->column));
+	if (parts->rules)
+		appendStringInfo(buf, "COALESCE(%s, '-infinity'::pg_catalog.timestamptz)",
+						 ttl_cutoff_of(parts, alias));
+	else
+		appendStringInfoString(buf, ttl_cutoff_of(parts, alias));
+}
+
+/*
+ * Condition that the row COLUMN_OF, of the key of row KEY_OF, has expired
+ * (null, not true, when its key never expires).
+ */
+static void
+append_ttl_expired(StringInfo buf, const MergeParts *parts, const char *column_of,
+				   const char *key_of)
+{
+	appendStringInfo(buf, "%s.%s OPERATOR(pg_catalog.<) %s", column_of,
+					 quote_identifier(parts->ttl->column), ttl_cutoff_of(parts, key_of));
 }
 
 /*
@@ -282,21 +336,6 @@ append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourc
 	appendStringInfoString(buf, "))");
 }
 
-/*
- * A view's merge statement in pieces: the view's query over the transition
- * table, and what the upsert into the target needs.  Views of one source
- * that share their query share the first piece.
- */
-typedef struct MergeParts
-{
-	const char *target;			/* the target, qualified */
-	char	   *cols;			/* target columns written, in output order */
-	char	   *row_cols;		/* the same, of the aggregated row "a" */
-	char	   *keys;			/* its key columns */
-	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
-	char	   *aggregate;		/* SELECT ... GROUP BY over the new rows */
-	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
-} MergeParts;
 
 /*
  * Check a view's query against its target and cut its merge statement into
@@ -426,6 +465,32 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("materialized view \"%s\" does not write the TTL column \"%s\" of target table \"%s\"",
 						viewname, ttl->column, RelationGetRelationName(target))));
+	parts->rules = NULL;
+	if (ttl && OidIsValid(ttl->per_key))
+	{
+		/* A key's rule must not change with what a merge changes in its row. */
+		parts->rules = palloc(sizeof(TtlRules));
+		ttl_resolve_rules(ttl->per_key, targetid, parts->rules);
+		foreach(lc, parts->rules->match)
+		{
+			const char *col = lfirst(lc);
+			bool		grouped = false;
+			ListCell   *klc;
+
+			foreach(klc, query->groupClause)
+			{
+				TargetEntry *te = get_sortgroupclause_tle(lfirst_node(SortGroupClause, klc),
+														  query->targetList);
+
+				grouped |= strcmp(quote_identifier(te->resname), col) == 0;
+			}
+			if (!grouped)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+						 errmsg("materialized view \"%s\" does not group by column %s, which matches the per-key rules of the TTL of target table \"%s\"",
+								viewname, col, RelationGetRelationName(target))));
+		}
+	}
 
 	/*
 	 * The statement's rows are fed to the aggregates in insertion order, so
@@ -498,20 +563,18 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 	}
 	if (ttl)
 	{
-		char	   *ref_column = psprintf("r.%s", quote_identifier(ttl->column));
-
 		appendStringInfoString(sql, " WHERE ");
-		append_ttl_test(sql, psprintf("a.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+		append_ttl_alive(sql, parts, "a");
 
 		/*
 		 * A late event of a trace that began before the window must not
 		 * create a partial row: decide on the start the reference table
-		 * knows, merged with this batch.
+		 * knows, merged with this batch, under the key's own cutoff.
 		 */
 		if (check == REFERENCE_RETURNED)
 		{
 			appendStringInfoString(sql, " AND (");
-			append_ttl_test(sql, ref_column, "<", ttl->interval);
+			append_ttl_expired(sql, parts, "r", "a");
 			appendStringInfoString(sql, ") IS NOT TRUE");
 		}
 		else if (check == REFERENCE_LOOKUP)
@@ -521,7 +584,7 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 			appendStringInfo(sql, " AND NOT EXISTS (SELECT FROM %s AS r WHERE ", ref);
 			fanout_append_key_match(sql, query, "r", "a");
 			appendStringInfoString(sql, " AND ");
-			append_ttl_test(sql, ref_column, "<", ttl->interval);
+			append_ttl_expired(sql, parts, "r", "a");
 			appendStringInfoChar(sql, ')');
 		}
 	}
@@ -535,7 +598,7 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 		if (ttl)
 		{
 			appendStringInfoString(sql, " WHERE ");
-			append_ttl_test(sql, psprintf("t.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+			append_ttl_alive(sql, parts, "t");
 		}
 	}
 	if (returning)
