@@ -261,7 +261,8 @@ typedef struct MergeParts
  * never inlined) costs a function call with a GUC save and restore for
  * every row and key.  With rules it is the cutoff of the key's rule or of
  * the TTL, whichever is shorter, looked up per key through the rules'
- * unique index; NULL when neither is set (the key never expires).
+ * unique index and computed by ttl_cutoff's expression written out; NULL
+ * when neither is set (the key never expires).
  */
 static char *
 ttl_cutoff_of(const MergeParts *parts, const char *alias)
@@ -271,8 +272,8 @@ ttl_cutoff_of(const MergeParts *parts, const char *alias)
 
 	if (parts->rules == NULL)
 		return psprintf("(SELECT trace_agg.ttl_cutoff(%s::pg_catalog.interval))", interval);
-	return psprintf("trace_agg.ttl_cutoff(LEAST(%s::pg_catalog.interval, %s))",
-					interval, ttl_rule_lookup(parts->rules, alias));
+	return ttl_cutoff_sql(psprintf("LEAST(%s::pg_catalog.interval, %s)",
+								   interval, ttl_rule_lookup(parts->rules, alias)));
 }
 
 /*
