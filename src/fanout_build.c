@@ -337,7 +337,6 @@ append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourc
 	appendStringInfoString(buf, "))");
 }
 
-
 /*
  * Check a view's query against its target and cut its merge statement into
  * parts.  Must run with search_path pinned to pg_catalog, so that deparsing
