@@ -247,9 +247,12 @@ typedef struct MergeParts
 	char	   *row_cols;		/* the same, of the aggregated row "a" */
 	char	   *keys;			/* its key columns */
 	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
-	char	   *aggregate;		/* SELECT ... GROUP BY over the new rows */
+	char	   *outputs;		/* the SELECT list of the view's query */
+	char	   *aggregate;		/* FROM ... GROUP BY over the new rows */
 	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
 	TtlRules   *rules;			/* its per-key rules as they read now, or NULL */
+	char	   *rule;			/* with rules: a key's rule, over the new rows */
+	char	   *rule_column;	/* and its column in the aggregated rows */
 } MergeParts;
 
 /*
@@ -260,20 +263,23 @@ typedef struct MergeParts
  * called per row, ttl_cutoff (a SQL function with its own search_path, so
  * never inlined) costs a function call with a GUC save and restore for
  * every row and key.  With rules it is the cutoff of the key's rule or of
- * the TTL, whichever is shorter, looked up per key through the rules'
- * unique index and computed by ttl_cutoff's expression written out; NULL
- * when neither is set (the key never expires).
+ * the TTL, whichever is shorter, computed by ttl_cutoff's expression
+ * written out; NULL when neither is set (the key never expires).  The rule
+ * of an aggregated row ("a") was looked up once per key with the rows; a
+ * stored row's is looked up through the rules' unique index.
  */
 static char *
 ttl_cutoff_of(const MergeParts *parts, const char *alias)
 {
 	const FanoutTtl *ttl = parts->ttl;
 	const char *interval = ttl->interval ? quote_literal_cstr(ttl->interval) : "NULL";
+	const char *rule;
 
 	if (parts->rules == NULL)
 		return psprintf("(SELECT trace_agg.ttl_cutoff(%s::pg_catalog.interval))", interval);
-	return ttl_cutoff_sql(psprintf("LEAST(%s::pg_catalog.interval, %s)",
-								   interval, ttl_rule_lookup(parts->rules, alias)));
+	rule = strcmp(alias, "a") == 0 ? psprintf("a.%s", parts->rule_column) :
+		ttl_rule_lookup(parts->rules, alias, NIL);
+	return ttl_cutoff_sql(psprintf("LEAST(%s::pg_catalog.interval, %s)", interval, rule));
 }
 
 /*
@@ -468,13 +474,15 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 	parts->rules = NULL;
 	if (ttl && OidIsValid(ttl->per_key))
 	{
+		List	   *exprs = NIL;
+
 		/* A key's rule must not change with what a merge changes in its row. */
 		parts->rules = palloc(sizeof(TtlRules));
 		ttl_resolve_rules(ttl->per_key, targetid, parts->rules);
 		foreach(lc, parts->rules->match)
 		{
 			const char *col = lfirst(lc);
-			bool		grouped = false;
+			char	   *expr = NULL;
 			ListCell   *klc;
 
 			foreach(klc, query->groupClause)
@@ -482,14 +490,18 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 				TargetEntry *te = get_sortgroupclause_tle(lfirst_node(SortGroupClause, klc),
 														  query->targetList);
 
-				grouped |= strcmp(quote_identifier(te->resname), col) == 0;
+				/* Qualified: the rules table has a column of that name. */
+				if (strcmp(quote_identifier(te->resname), col) == 0)
+					expr = deparse_expression((Node *) te->expr, dpcontext, true, false);
 			}
-			if (!grouped)
+			if (expr == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 						 errmsg("materialized view \"%s\" does not group by column %s, which matches the per-key rules of the TTL of target table \"%s\"",
 								viewname, col, RelationGetRelationName(target))));
+			exprs = lappend(exprs, expr);
 		}
+		parts->rule = ttl_rule_lookup(parts->rules, NULL, exprs);
 	}
 
 	/*
@@ -499,7 +511,7 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 	 * a sort (unlike a plain GROUP BY) does not reorder equal keys at random.
 	 */
 	initStringInfo(&aggregate);
-	appendStringInfo(&aggregate, "SELECT %s FROM ", select.data);
+	appendStringInfoString(&aggregate, " FROM ");
 	if (order_sensitive)
 		appendStringInfo(&aggregate,
 						 "(SELECT * FROM (SELECT *, pg_catalog.row_number() OVER () AS trace_agg_input_order "
@@ -522,6 +534,7 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid,
 	parts->row_cols = row_cols.data;
 	parts->keys = keys.data;
 	parts->sets = sets.data;
+	parts->outputs = select.data;
 	parts->aggregate = aggregate.data;
 	parts->ttl = ttl;
 	table_close(target, AccessShareLock);
@@ -676,8 +689,29 @@ fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 		}
 	}
 
+	/*
+	 * The aggregated rows carry the rule of their key for each rules table
+	 * of the run's TTLs, looked up once per key and statement rather than
+	 * once per key and check.
+	 */
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH trace_agg_merged AS MATERIALIZED (%s)", parts[0].aggregate);
+	appendStringInfo(&sql, "WITH trace_agg_merged AS MATERIALIZED (SELECT %s", parts[0].outputs);
+	for (i = 0; i < nviews; i++)
+	{
+		if (parts[i].rules == NULL)
+			continue;
+		for (j = 0; j < i; j++)
+			if (parts[j].rules && parts[j].rules->relid == parts[i].rules->relid)
+				break;
+		if (j < i)
+			parts[i].rule_column = parts[j].rule_column;
+		else
+		{
+			parts[i].rule_column = psprintf("trace_agg_rule_%d", i);
+			appendStringInfo(&sql, ", %s AS %s", parts[i].rule, parts[i].rule_column);
+		}
+	}
+	appendStringInfo(&sql, "%s)", parts[0].aggregate);
 	for (i = 0; i < nviews; i++)
 	{
 		ReferenceCheck check = REFERENCE_NONE;

@@ -26,7 +26,7 @@ typedef struct TtlRules
 
 /* ttl_catalog.c */
 extern void ttl_resolve_rules(Oid rulesid, Oid targetid, TtlRules *rules);
-extern char *ttl_rule_lookup(const TtlRules *rules, const char *alias);
+extern char *ttl_rule_lookup(const TtlRules *rules, const char *alias, List *exprs);
 extern char *ttl_cutoff_sql(const char *interval_sql);
 
 /* ttl_purge.c */

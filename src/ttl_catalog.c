@@ -258,12 +258,13 @@ ttl_resolve_rules(Oid rulesid, Oid targetid, TtlRules *rules)
 }
 
 /*
- * The rule of the row ALIAS (the target, or a row with its key columns) as
- * a scalar sub-select: the interval of the rules table's row for its key,
- * or NULL without one.  A unique index makes it one row at most.
+ * The rule of a key as a scalar sub-select: the interval of the rules
+ * table's row for the key, or NULL without one (a unique index makes it one
+ * row at most).  The key is the row ALIAS's columns named like the matched
+ * ones, or with EXPRS, those expressions, in the order of rules->match.
  */
 char *
-ttl_rule_lookup(const TtlRules *rules, const char *alias)
+ttl_rule_lookup(const TtlRules *rules, const char *alias, List *exprs)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -272,9 +273,16 @@ ttl_rule_lookup(const TtlRules *rules, const char *alias)
 	appendStringInfo(&buf, "(SELECT x.%s FROM %s AS x WHERE ", rules->interval_column,
 					 rules->qualified);
 	foreach(lc, rules->match)
-		appendStringInfo(&buf, "%sx.%s OPERATOR(pg_catalog.=) %s.%s",
-						 foreach_current_index(lc) ? " AND " : "", (char *) lfirst(lc), alias,
-						 (char *) lfirst(lc));
+	{
+		const char *col = lfirst(lc);
+		int			i = foreach_current_index(lc);
+
+		appendStringInfo(&buf, "%sx.%s OPERATOR(pg_catalog.=) ", i ? " AND " : "", col);
+		if (exprs)
+			appendStringInfoString(&buf, (char *) list_nth(exprs, i));
+		else
+			appendStringInfo(&buf, "%s.%s", alias, col);
+	}
 	appendStringInfoChar(&buf, ')');
 	return buf.data;
 }

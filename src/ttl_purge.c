@@ -158,7 +158,7 @@ ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 					   "LIMIT $2 FOR UPDATE OF t SKIP LOCKED)) "
 					   "AND d.%2$s OPERATOR(pg_catalog.<) trace_agg.ttl_cutoff(LEAST($3, %7$s))",
 					   target, column, keys.data, rules.interval_column, rules.qualified, match.data,
-					   ttl_rule_lookup(&rules, "d"));
+					   ttl_rule_lookup(&rules, "d", NIL));
 	}
 	else
 		sql = psprintf("DELETE FROM %1$s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
