@@ -17,8 +17,9 @@
 typedef struct FanoutTtl
 {
 	const char *column;			/* timestamptz column that ages a row */
-	const char *interval;		/* TTL, as interval text */
+	const char *interval;		/* TTL, as interval text; NULL: rules only */
 	Oid			reference;		/* table knowing a key's real start, or 0 */
+	Oid			per_key;		/* table of per-key rules (ttl.h), or 0 */
 } FanoutTtl;
 
 /*

@@ -42,6 +42,7 @@
 
 #include "compat.h"
 #include "fanout.h"
+#include "ttl.h"
 
 /* How a column of the target absorbs a new partial aggregate. */
 typedef struct MergeRule
@@ -268,18 +269,83 @@ check_conflict_index(Relation target, Bitmapset *keycols, const char *viewname)
 }
 
 /*
- * Condition, on column reference COL, that a row has not expired: it lives
- * while its UTC date plus the TTL is after now, that is while COL is at or
- * after trace_agg.ttl_cutoff(ttl).  OP ">=" tests alive, "<" expired.  The
- * cutoff is a sub-select, computed once per statement: called per row,
- * ttl_cutoff (a SQL function with its own search_path, so never inlined)
- * costs a function call with a GUC save and restore for every row and key.
+ * A view's merge statement in pieces: the view's query over the transition
+ * table, and what the upsert into the target needs.  Views of one source
+ * that share their query share the first piece.
+ */
+typedef struct MergeParts
+{
+	const char *target;			/* the target, qualified */
+	char	   *cols;			/* target columns written, in output order */
+	char	   *row_cols;		/* the same, of the aggregated row "a" */
+	char	   *keys;			/* its key columns */
+	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
+	char	   *replace_if;		/* replacing view: when the new row replaces the
+								 * stored one; NULL: an aggregating view */
+	char	   *outputs;		/* the SELECT list of the view's query (of a
+								 * replacing view, after its DISTINCT ON) */
+	char	   *aggregate;		/* the rest: one row per key of the new rows,
+								 * FROM ... GROUP BY, or of a replacing view
+								 * FROM ... ORDER BY */
+	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
+	TtlRules   *rules;			/* its per-key rules as they read now, or NULL */
+	char	   *rule;			/* with rules: a key's rule, over the new rows */
+	char	   *rule_column;	/* and its column in the aggregated rows */
+} MergeParts;
+
+/*
+ * The first instant a row of the target with TTL is alive at, for the key
+ * of the row ALIAS (the target's key columns, by name): rows whose TTL
+ * column lies before it have expired, as trace_agg.ttl_cutoff() says.
+ * Without per-key rules it is one sub-select, computed once per statement:
+ * called per row, ttl_cutoff (a SQL function with its own search_path, so
+ * never inlined) costs a function call with a GUC save and restore for
+ * every row and key.  With rules it is the cutoff of the key's rule or of
+ * the TTL, whichever is shorter, computed by ttl_cutoff's expression
+ * written out; NULL when neither is set (the key never expires).  The rule
+ * of an aggregated row ("a") was looked up once per key with the rows; a
+ * stored row's is looked up through the rules' unique index.
+ */
+static char *
+ttl_cutoff_of(const MergeParts *parts, const char *alias)
+{
+	const FanoutTtl *ttl = parts->ttl;
+	const char *interval = ttl->interval ? quote_literal_cstr(ttl->interval) : "NULL";
+	const char *rule;
+
+	if (parts->rules == NULL)
+		return psprintf("(SELECT trace_agg.ttl_cutoff(%s::pg_catalog.interval))", interval);
+	rule = strcmp(alias, "a") == 0 ? psprintf("a.%s", parts->rule_column) :
+		ttl_rule_lookup(parts->rules, alias, NIL);
+	return ttl_cutoff_sql(psprintf("LEAST(%s::pg_catalog.interval, %s)", interval, rule));
+}
+
+/*
+ * Condition that the row ALIAS has not expired: its TTL column is at or
+ * after the cutoff of its key (a key without one is alive; a null TTL
+ * column never is, with or without rules).
  */
 static void
-append_ttl_test(StringInfo buf, const char *col, const char *op, const char *ttl)
+append_ttl_alive(StringInfo buf, const MergeParts *parts, const char *alias)
 {
-	appendStringInfo(buf, "%s OPERATOR(pg_catalog.%s) (SELECT trace_agg.ttl_cutoff(%s::pg_catalog.interval))",
-					 col, op, quote_literal_cstr(ttl));
+	appendStringInfo(buf, "%s.%s OPERATOR(pg_catalog.>=) ", alias, quote_identifier(parts->ttl->column));
+	if (parts->rules)
+		appendStringInfo(buf, "COALESCE(%s, '-infinity'::pg_catalog.timestamptz)",
+						 ttl_cutoff_of(parts, alias));
+	else
+		appendStringInfoString(buf, ttl_cutoff_of(parts, alias));
+}
+
+/*
+ * Condition that the row COLUMN_OF, of the key of row KEY_OF, has expired
+ * (null, not true, when its key never expires).
+ */
+static void
+append_ttl_expired(StringInfo buf, const MergeParts *parts, const char *column_of,
+				   const char *key_of)
+{
+	appendStringInfo(buf, "%s.%s OPERATOR(pg_catalog.<) %s", column_of,
+					 quote_identifier(parts->ttl->column), ttl_cutoff_of(parts, key_of));
 }
 
 /*
@@ -314,26 +380,6 @@ append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourc
 	}
 	appendStringInfoString(buf, "))");
 }
-
-/*
- * A view's merge statement in pieces: the view's query over the transition
- * table, and what the upsert into the target needs.  Views of one source
- * that share their query share the first piece.
- */
-typedef struct MergeParts
-{
-	const char *target;			/* the target, qualified */
-	char	   *cols;			/* target columns written, in output order */
-	char	   *row_cols;		/* the same, of the aggregated row "a" */
-	char	   *keys;			/* its key columns */
-	char	   *sets;			/* DO UPDATE SET list; empty: DO NOTHING */
-	char	   *replace_if;		/* replacing view: when the new row replaces the
-								 * stored one; NULL: an aggregating view */
-	char	   *aggregate;		/* one row per key of the new rows: SELECT ...
-								 * GROUP BY, or of a replacing view SELECT
-								 * DISTINCT ON */
-	const FanoutTtl *ttl;		/* the target's TTL, or NULL */
-} MergeParts;
 
 /*
  * Replacing views.  A view created with a version column keeps, per primary
@@ -509,7 +555,7 @@ replacing_version_order(Query *query, const char *viewname, Relation target,
  */
 static void
 build_replacing_parts(Query *query, const char *viewname, Relation target,
-					  AttrNumber version, const char *select, const char *rows,
+					  AttrNumber version, const char *rows,
 					  List *dpcontext, Oid tombstones_of, MergeParts *parts)
 {
 	StringInfoData sql;
@@ -519,9 +565,10 @@ build_replacing_parts(Query *query, const char *viewname, Relation target,
 	initStringInfo(&order_by);
 	replacing_version_order(query, viewname, target, version, dpcontext, parts, &order_by);
 
+	parts->outputs = psprintf("DISTINCT ON (%s) %s", keys, parts->outputs);
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT DISTINCT ON (%s) %s FROM (SELECT *, pg_catalog.row_number() OVER () "
-					 "AS trace_agg_input_order FROM %s) AS s", keys, select, rows);
+	appendStringInfo(&sql, " FROM (SELECT *, pg_catalog.row_number() OVER () "
+					 "AS trace_agg_input_order FROM %s) AS s", rows);
 	if (query->jointree->quals)
 		appendStringInfo(&sql, " WHERE %s",
 						 deparse_expression(query->jointree->quals, dpcontext, false, false));
@@ -664,17 +711,50 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid, AttrNumber v
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("materialized view \"%s\" does not write the TTL column \"%s\" of target table \"%s\"",
 						viewname, ttl->column, RelationGetRelationName(target))));
+	parts->rules = NULL;
+	if (ttl && OidIsValid(ttl->per_key))
+	{
+		List	   *exprs = NIL;
+
+		/* A key's rule must not change with what a merge changes in its row. */
+		parts->rules = palloc(sizeof(TtlRules));
+		ttl_resolve_rules(ttl->per_key, targetid, parts->rules);
+		foreach(lc, parts->rules->match)
+		{
+			const char *col = lfirst(lc);
+			char	   *expr = NULL;
+			ListCell   *klc;
+
+			foreach(klc, fanout_key_clause(query))
+			{
+				TargetEntry *te = get_sortgroupclause_tle(lfirst_node(SortGroupClause, klc),
+														  query->targetList);
+
+				/* Qualified: the rules table has a column of that name. */
+				if (strcmp(quote_identifier(te->resname), col) == 0)
+					expr = deparse_expression((Node *) te->expr, dpcontext, true, false);
+			}
+			if (expr == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+						 errmsg("materialized view \"%s\" does not group by column %s, which matches the per-key rules of the TTL of target table \"%s\"",
+								viewname, col, RelationGetRelationName(target))));
+			exprs = lappend(exprs, expr);
+		}
+		parts->rule = ttl_rule_lookup(parts->rules, NULL, exprs);
+	}
 
 	parts->target = fanout_qualified_name(targetid);
 	parts->cols = cols.data;
 	parts->row_cols = row_cols.data;
 	parts->keys = keys.data;
 	parts->sets = sets.data;
+	parts->outputs = select.data;
 	parts->replace_if = NULL;
 	parts->ttl = ttl;
 	if (version != 0)
 	{
-		build_replacing_parts(query, viewname, target, version, select.data, rows,
+		build_replacing_parts(query, viewname, target, version, rows,
 							  dpcontext, tombstones_of, parts);
 		table_close(target, AccessShareLock);
 		return;
@@ -687,7 +767,7 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid, AttrNumber v
 	 * a sort (unlike a plain GROUP BY) does not reorder equal keys at random.
 	 */
 	initStringInfo(&aggregate);
-	appendStringInfo(&aggregate, "SELECT %s FROM ", select.data);
+	appendStringInfoString(&aggregate, " FROM ");
 	if (order_sensitive)
 		appendStringInfo(&aggregate,
 						 "(SELECT * FROM (SELECT *, pg_catalog.row_number() OVER () AS trace_agg_input_order "
@@ -744,20 +824,18 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 	}
 	if (ttl)
 	{
-		char	   *ref_column = psprintf("r.%s", quote_identifier(ttl->column));
-
 		appendStringInfoString(sql, " WHERE ");
-		append_ttl_test(sql, psprintf("a.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+		append_ttl_alive(sql, parts, "a");
 
 		/*
 		 * A late event of a trace that began before the window must not
 		 * create a partial row: decide on the start the reference table
-		 * knows, merged with this batch.
+		 * knows, merged with this batch, under the key's own cutoff.
 		 */
 		if (check == REFERENCE_RETURNED)
 		{
 			appendStringInfoString(sql, " AND (");
-			append_ttl_test(sql, ref_column, "<", ttl->interval);
+			append_ttl_expired(sql, parts, "r", "a");
 			appendStringInfoString(sql, ") IS NOT TRUE");
 		}
 		else if (check == REFERENCE_LOOKUP)
@@ -767,7 +845,7 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 			appendStringInfo(sql, " AND NOT EXISTS (SELECT FROM %s AS r WHERE ", ref);
 			fanout_append_key_match(sql, query, "r", "a");
 			appendStringInfoString(sql, " AND ");
-			append_ttl_test(sql, ref_column, "<", ttl->interval);
+			append_ttl_expired(sql, parts, "r", "a");
 			appendStringInfoChar(sql, ')');
 		}
 	}
@@ -783,7 +861,7 @@ append_upsert(StringInfo sql, Query *query, const MergeParts *parts, const char 
 		else if (ttl)
 		{
 			appendStringInfoString(sql, " WHERE ");
-			append_ttl_test(sql, psprintf("t.%s", quote_identifier(ttl->column)), ">=", ttl->interval);
+			append_ttl_alive(sql, parts, "t");
 		}
 	}
 	if (returning)
@@ -864,8 +942,29 @@ fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 		}
 	}
 
+	/*
+	 * The aggregated rows carry the rule of their key for each rules table
+	 * of the run's TTLs, looked up once per key and statement rather than
+	 * once per key and check.
+	 */
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH trace_agg_merged AS MATERIALIZED (%s)", parts[0].aggregate);
+	appendStringInfo(&sql, "WITH trace_agg_merged AS MATERIALIZED (SELECT %s", parts[0].outputs);
+	for (i = 0; i < nviews; i++)
+	{
+		if (parts[i].rules == NULL)
+			continue;
+		for (j = 0; j < i; j++)
+			if (parts[j].rules && parts[j].rules->relid == parts[i].rules->relid)
+				break;
+		if (j < i)
+			parts[i].rule_column = parts[j].rule_column;
+		else
+		{
+			parts[i].rule_column = psprintf("trace_agg_rule_%d", i);
+			appendStringInfo(&sql, ", %s AS %s", parts[i].rule, parts[i].rule_column);
+		}
+	}
+	appendStringInfo(&sql, "%s)", parts[0].aggregate);
 	for (i = 0; i < nviews; i++)
 	{
 		ReferenceCheck check = REFERENCE_NONE;

@@ -45,6 +45,7 @@
 #define DEF_TTL			6
 #define DEF_REFERENCE	7
 #define DEF_VERSION		8
+#define DEF_PER_KEY		9
 
 static SPIPlanPtr definitions_plan = NULL;
 static bool catalog_version_checked = false;
@@ -151,7 +152,7 @@ read_definitions(Oid sourceid)
 						   "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
 						   "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), "
 						   "t.ttl_column::pg_catalog.text, t.ttl::pg_catalog.text, t.reference::pg_catalog.oid, "
-						   "m.version_attnum "
+						   "m.version_attnum, t.per_key::pg_catalog.oid "
 						   "FROM trace_agg.materialized_view m "
 						   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view "
 						   "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
@@ -195,6 +196,9 @@ read_definitions(Oid sourceid)
 			ttl->reference = DatumGetObjectId(SPI_getbinval(row, desc, DEF_REFERENCE, &isnull));
 			if (isnull)
 				ttl->reference = InvalidOid;
+			ttl->per_key = DatumGetObjectId(SPI_getbinval(row, desc, DEF_PER_KEY, &isnull));
+			if (isnull)
+				ttl->per_key = InvalidOid;
 			view->ttl = ttl;
 		}
 		views = lappend(views, view);
@@ -281,15 +285,15 @@ fanout_relation_owner(Oid relid)
 }
 
 static void
-check_reference_access(const FanoutView *view)
+check_reference_access(const FanoutView *view, Oid relid)
 {
-	if (pg_class_aclcheck(view->ttl->reference, fanout_relation_owner(view->targetid),
+	if (pg_class_aclcheck(relid, fanout_relation_owner(view->targetid),
 						  ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("the TTL of table \"%s\" refers to table %s, which its owner may not read",
-						get_rel_name(view->targetid), fanout_qualified_name(view->ttl->reference)),
-				 errhint("Set the TTL again without that reference, or grant SELECT on it.")));
+						get_rel_name(view->targetid), fanout_qualified_name(relid)),
+				 errhint("Set the TTL again without that table, or grant SELECT on it.")));
 }
 
 /*
@@ -339,10 +343,10 @@ joins_run(const FanoutView *run, int n, const FanoutView *view)
  * The runs of SOURCEID's views with their statements, in the order they
  * run (or, with ONLY_VIEW, the statement of that view alone), reading the
  * relation named ROWS (NULL: the transition table); *RELIDS gets
- * every relation they involve (views, targets, TTL references), whose
- * changes make the statements stale.  Every view's owner is checked to
- * still be allowed to read the source, and a TTL's reference to be
- * readable by the target's owner (who chose it: what the reference holds
+ * every relation they involve (views, targets, TTL references and per-key
+ * rules), whose changes make the statements stale.  Every view's owner is
+ * checked to still be allowed to read the source, and a TTL's reference and
+ * rules to be readable by the target's owner (who chose them: what they hold
  * decides which rows the target gets).  Must run
  * inside SPI with search_path pinned to pg_catalog, so that the deparsed
  * queries and the statements qualify every name.
@@ -381,12 +385,16 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 			continue;
 		fanout_check_source_access(sourceid, view->ownerid, view->name, false);
 		if (view->ttl && OidIsValid(view->ttl->reference))
-			check_reference_access(view);
+			check_reference_access(view, view->ttl->reference);
+		if (view->ttl && OidIsValid(view->ttl->per_key))
+			check_reference_access(view, view->ttl->per_key);
 		all[n++] = *view;
 		*relids = lappend_oid(*relids, view->viewid);
 		*relids = list_append_unique_oid(*relids, view->targetid);
 		if (view->ttl && OidIsValid(view->ttl->reference))
 			*relids = list_append_unique_oid(*relids, view->ttl->reference);
+		if (view->ttl && OidIsValid(view->ttl->per_key))
+			*relids = list_append_unique_oid(*relids, view->ttl->per_key);
 	}
 	PopActiveSnapshot();
 

@@ -18,11 +18,13 @@
  *
  * The statements are prepared once per backend and source, and kept until
  * a relation they involve changes (a relcache invalidation of the source,
- * a view, a target or a TTL reference, which creating or dropping a view
- * and changing a TTL send) or any function, type or schema changes.  The
- * trigger locks the targets and references before it looks at the cache,
- * so that a rename committed before it is seen and none can happen while
- * the statement runs: writes follow OIDs, never a name read earlier.
+ * a view, a target, a TTL reference or per-key rules table, which creating
+ * or dropping a view and changing a TTL send; a change of the rules' rows
+ * needs none, as the statements read them) or any function, type or schema
+ * changes.  The trigger locks the targets, references and rules tables
+ * before it looks at the cache, so that a rename committed before it is
+ * seen and none can happen while the statement runs: writes follow OIDs,
+ * never a name read earlier.
  *
  * A batch may carry a token (trace_agg.insert_token), in the spirit of
  * ClickHouse's insert_deduplication_token: a retried batch whose first
@@ -161,8 +163,9 @@ copy_runs(List *runs)
 				FanoutTtl  *ttl = palloc(sizeof(FanoutTtl));
 
 				ttl->column = pstrdup(v->ttl->column);
-				ttl->interval = pstrdup(v->ttl->interval);
+				ttl->interval = v->ttl->interval ? pstrdup(v->ttl->interval) : NULL;
 				ttl->reference = v->ttl->reference;
+				ttl->per_key = v->ttl->per_key;
 				v->ttl = ttl;
 			}
 		}
@@ -232,10 +235,10 @@ build_statements(Oid sourceid, Oid only_view)
 }
 
 /*
- * Lock the targets the statements write and the references they read, as
- * the statements themselves will, so that no rename slips in between.  The
- * views are not locked: dropping one of several views of a source waits
- * for no insert.
+ * Lock the targets the statements write and the references and rules they
+ * read, as the statements themselves will, so that no rename slips in
+ * between.  The views are not locked: dropping one of several views of a
+ * source waits for no insert.
  */
 static void
 lock_involved(const SourceStatements *ss)
@@ -252,6 +255,8 @@ lock_involved(const SourceStatements *ss)
 			LockRelationOid(run->views[i].targetid, RowExclusiveLock);
 			if (run->views[i].ttl && OidIsValid(run->views[i].ttl->reference))
 				LockRelationOid(run->views[i].ttl->reference, AccessShareLock);
+			if (run->views[i].ttl && OidIsValid(run->views[i].ttl->per_key))
+				LockRelationOid(run->views[i].ttl->per_key, AccessShareLock);
 		}
 	}
 }

@@ -69,16 +69,26 @@ ttl_lock_target(Oid targetid, bool nowait, Oid *owner)
 /*
  * Delete up to batch_size expired rows of a locked target, as its owner;
  * returns how many, or -1 when the target has no TTL.
+ *
+ * With per-key rules, a row's cutoff is that of its key's rule or of the
+ * TTL, whichever is shorter (none: it never expires).  The cutoff of every
+ * rule is computed once per batch (the sub-select is kept from being
+ * flattened, so that ttl_cutoff runs per rule rather than per row) and
+ * joined to the target's rows by key; rows whose key has no rule take the
+ * TTL's cutoff.
  */
 int64
 ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 {
-	Oid			argtypes[2] = {OIDOID, INT4OID};
-	Datum		args[2];
+	Oid			argtypes[3] = {OIDOID, INT4OID, INTERVALOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	bool		isnull;
 	char	   *column;
 	AttrNumber	attnum;
+	char	   *target;
 	char	   *sql;
+	Oid			rulesid;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			nest;
@@ -86,9 +96,10 @@ ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 
 	SPI_connect();
 	args[0] = ObjectIdGetDatum(targetid);
-	trace_agg_catalog_execute("SELECT ttl_column::pg_catalog.text, trace_agg.ttl_cutoff(ttl) "
-						"FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
-						1, argtypes, args, NULL, true);
+	trace_agg_catalog_execute("SELECT ttl_column::pg_catalog.text, trace_agg.ttl_cutoff(ttl), ttl, "
+							  "per_key::pg_catalog.oid "
+							  "FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true);
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -96,7 +107,15 @@ ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 	}
 	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	args[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		nulls[0] = 'n';
 	args[1] = Int32GetDatum(batch_size);
+	args[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	if (isnull)
+		nulls[2] = 'n';
+	rulesid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	if (isnull)
+		rulesid = InvalidOid;
 	argtypes[0] = TIMESTAMPTZOID;
 
 	/* The column is looked up now, in the table the TTL names by OID. */
@@ -107,18 +126,45 @@ ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 				 errmsg("table \"%s\" has no timestamptz column \"%s\" to expire its rows by",
 						get_rel_name(targetid), column),
 				 errhint("Set its TTL again with trace_agg.set_ttl().")));
+	column = pstrdup(quote_identifier(column));
+	target = quote_qualified_identifier(get_namespace_name(get_rel_namespace(targetid)),
+										get_rel_name(targetid));
 
 	/*
 	 * The outer test repeats the expiry, so that in a partitioned target a
 	 * row of another partition at the same ctid is never taken for one that
 	 * expired.
 	 */
-	sql = psprintf("DELETE FROM %1$s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-				   "SELECT ctid FROM %1$s WHERE %2$s OPERATOR(pg_catalog.<) $1 "
-				   "LIMIT $2 FOR UPDATE SKIP LOCKED)) AND %2$s OPERATOR(pg_catalog.<) $1",
-				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(targetid)),
-											  get_rel_name(targetid)),
-				   quote_identifier(column));
+	if (OidIsValid(rulesid))
+	{
+		TtlRules	rules;
+		StringInfoData match;
+		StringInfoData keys;
+		ListCell   *lc;
+
+		ttl_resolve_rules(rulesid, targetid, &rules);
+		initStringInfo(&match);
+		initStringInfo(&keys);
+		foreach(lc, rules.match)
+		{
+			appendStringInfo(&match, "%sx.%s OPERATOR(pg_catalog.=) t.%s",
+							 match.len ? " AND " : "", (char *) lfirst(lc), (char *) lfirst(lc));
+			appendStringInfo(&keys, "x.%s, ", (char *) lfirst(lc));
+		}
+		sql = psprintf("DELETE FROM %1$s AS d WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					   "SELECT t.ctid FROM %1$s AS t LEFT JOIN (SELECT %3$s"
+					   "trace_agg.ttl_cutoff(LEAST($3, x.%4$s)) AS cutoff FROM %5$s AS x OFFSET 0) AS x "
+					   "ON %6$s WHERE t.%2$s OPERATOR(pg_catalog.<) COALESCE(x.cutoff, $1) "
+					   "LIMIT $2 FOR UPDATE OF t SKIP LOCKED)) "
+					   "AND d.%2$s OPERATOR(pg_catalog.<) trace_agg.ttl_cutoff(LEAST($3, %7$s))",
+					   target, column, keys.data, rules.interval_column, rules.qualified, match.data,
+					   ttl_rule_lookup(&rules, "d", NIL));
+	}
+	else
+		sql = psprintf("DELETE FROM %1$s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					   "SELECT ctid FROM %1$s WHERE %2$s OPERATOR(pg_catalog.<) $1 "
+					   "LIMIT $2 FOR UPDATE SKIP LOCKED)) AND %2$s OPERATOR(pg_catalog.<) $1",
+					   target, column);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
@@ -126,7 +172,7 @@ ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 	nest = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_with_args(sql, 3, argtypes, args, nulls, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not purge table \"%s\"", get_rel_name(targetid));
 	deleted = (int64) SPI_processed;
 	AtEOXact_GUC(false, nest);

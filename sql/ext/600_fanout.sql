@@ -30,14 +30,18 @@ COMMENT ON FUNCTION trace_agg.record_view_dependency() IS
 CREATE TRIGGER view_depends_on_target AFTER INSERT ON trace_agg.materialized_view
     FOR EACH ROW EXECUTE FUNCTION trace_agg.record_view_dependency();
 
+-- ttl is null when only per_key's rules expire rows (keys without a rule
+-- are kept).
 CREATE TABLE trace_agg.ttl (
     target     regclass PRIMARY KEY,
     ttl_column name NOT NULL,
-    ttl        interval NOT NULL,
-    reference  regclass
+    ttl        interval,
+    reference  regclass,
+    per_key    regclass,
+    CONSTRAINT ttl_or_per_key CHECK (ttl IS NOT NULL OR per_key IS NOT NULL)
 );
 COMMENT ON TABLE trace_agg.ttl IS
-    'retention of target tables: a row expires when its ttl_column, truncated to its UTC date, plus ttl is at or before now';
+    'retention of target tables: a row expires when its ttl_column, truncated to its UTC date, plus ttl (or its key''s shorter rule in per_key) is at or before now';
 SELECT pg_catalog.pg_extension_config_dump('trace_agg.ttl', '');
 
 -- Everyone may use the extension's types and functions and read the
@@ -111,7 +115,7 @@ COMMENT ON FUNCTION trace_agg.materialized_view_statements(regclass) IS
 CREATE VIEW trace_agg.materialized_views AS
     SELECT m.view, n.nspname AS schema, c.relname AS view_name, m.source, m.target,
            c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(m.view) AS query,
-           t.ttl_column, t.ttl, t.reference AS ttl_reference,
+           t.ttl_column, t.ttl, t.reference AS ttl_reference, t.per_key AS ttl_per_key,
            (SELECT a.attname FROM pg_catalog.pg_attribute a
             WHERE a.attrelid OPERATOR(pg_catalog.=) m.view
               AND a.attnum OPERATOR(pg_catalog.=) m.version_attnum) AS version_column
@@ -120,7 +124,7 @@ CREATE VIEW trace_agg.materialized_views AS
     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
     LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) m.target;
 GRANT SELECT ON trace_agg.materialized_views TO PUBLIC;
-COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries, the TTL of their targets and the version column of replacing views';
+COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries, the TTL of their targets (with the table of per-key rules) and the version column of replacing views';
 
 -- Every way a materialized view, its source or its target goes (DROP VIEW,
 -- DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE, DROP OWNED) passes here.

@@ -22,13 +22,15 @@ COMMENT ON FUNCTION trace_agg.start_ttl_worker() IS
 REVOKE EXECUTE ON FUNCTION trace_agg.start_ttl_worker() FROM PUBLIC;
 
 -- Needs ownership of target (the rights of its owner) and SELECT on
--- reference; checks that both are tables with a timestamptz ttl_column.
+-- reference and per_key; checks that they are tables with a timestamptz
+-- ttl_column (per_key: columns named like key columns of target, a unique
+-- index on them and one interval column).  ttl may be null with per_key.
 CREATE FUNCTION trace_agg.set_ttl(target regclass, ttl_column name, ttl interval,
-                                  reference regclass DEFAULT NULL)
+                                  reference regclass DEFAULT NULL, per_key regclass DEFAULT NULL)
     RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_set_ttl' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION trace_agg.set_ttl(regclass, name, interval, regclass) IS
-    'keep rows of target while date_trunc(''day'', ttl_column UTC) + ttl is after now; reference, if given, is the table whose ttl_column decides for a key (no ghost rows)';
+COMMENT ON FUNCTION trace_agg.set_ttl(regclass, name, interval, regclass, regclass) IS
+    'keep rows of target while date_trunc(''day'', ttl_column UTC) + ttl is after now; reference, if given, is the table whose ttl_column decides for a key (no ghost rows); per_key, if given, is a table of rules (key columns and an interval) whose interval replaces a longer or null ttl for its keys';
 
 CREATE FUNCTION trace_agg.remove_ttl(target regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_remove_ttl' LANGUAGE C VOLATILE STRICT;
@@ -72,11 +74,13 @@ CREATE FUNCTION trace_agg.purge_expired() RETURNS bigint
 COMMENT ON FUNCTION trace_agg.purge_expired() IS
     'delete every expired row of the TTL targets the caller owns (all for a superuser) now; returns the number of rows deleted';
 
--- Setting a TTL needs only SELECT on its reference, so the reference's
--- owner must still be able to drop it: the TTL then stays, without a
--- reference.  This trigger fires before trace_agg_guard_drop (event
--- triggers of one event fire in name order), which would otherwise refuse
--- the drop.  A target dropped in the same statement is left to that guard.
+-- Setting a TTL needs only SELECT on its reference or its per-key rules,
+-- so their owner must still be able to drop them: the TTL then stays,
+-- without the reference, or without the rules (a TTL that had only the
+-- rules is removed: no row expires any more).  This trigger fires before
+-- trace_agg_guard_drop (event triggers of one event fire in name order),
+-- which would otherwise refuse the drop.  A target dropped in the same
+-- statement is left to that guard.
 -- SECURITY DEFINER: no role may write the TTL catalog, and it changes only
 -- rows naming a table the caller has just dropped.
 CREATE FUNCTION trace_agg.detach_dropped_reference() RETURNS event_trigger
@@ -89,13 +93,29 @@ BEGIN
     FOR t IN
         WITH dropped AS (
             SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
-            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0)
-        UPDATE trace_agg.ttl x SET reference = NULL
-        FROM dropped d
-        WHERE x.reference = d.objid AND x.target NOT IN (SELECT objid FROM dropped)
-        RETURNING x.target, d.object_identity
+            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0),
+        removed AS (
+            DELETE FROM trace_agg.ttl x USING dropped d
+            WHERE x.per_key = d.objid AND x.ttl IS NULL AND x.target NOT IN (SELECT objid FROM dropped)
+            RETURNING x.target, format('table %s is no longer the per-key rules of the TTL of table %s, which is removed',
+                                       d.object_identity, x.target) AS message),
+        detached AS (
+            UPDATE trace_agg.ttl x
+            SET reference = CASE WHEN x.reference IN (SELECT objid FROM dropped) THEN NULL ELSE x.reference END,
+                per_key = CASE WHEN x.per_key IN (SELECT objid FROM dropped) THEN NULL ELSE x.per_key END
+            FROM trace_agg.ttl o
+            WHERE o.target = x.target
+              AND (x.reference IN (SELECT objid FROM dropped) OR x.per_key IN (SELECT objid FROM dropped))
+              AND x.target NOT IN (SELECT objid FROM dropped)
+              AND x.target NOT IN (SELECT target FROM removed)
+            RETURNING x.target, concat_ws('; ',
+                (SELECT format('table %s is no longer the reference of the TTL of table %s', d.object_identity, x.target)
+                 FROM dropped d WHERE d.objid = o.reference),
+                (SELECT format('table %s is no longer the per-key rules of the TTL of table %s', d.object_identity, x.target)
+                 FROM dropped d WHERE d.objid = o.per_key)) AS message)
+        SELECT * FROM removed UNION ALL SELECT * FROM detached ORDER BY message
     LOOP
-        RAISE NOTICE 'table % is no longer the reference of the TTL of table %', t.object_identity, t.target;
+        RAISE NOTICE '%', t.message;
         -- A view reading a dropped table makes the drop guard refuse it.
         IF NOT EXISTS (SELECT FROM trace_agg.materialized_view m, pg_event_trigger_dropped_objects() o
                        WHERE m.target = t.target AND o.classid = 'pg_class'::regclass
@@ -106,11 +126,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION trace_agg.detach_dropped_reference() IS
-    'event trigger: a dropped table stops being the reference of the TTLs naming it';
+    'event trigger: a dropped table stops being the reference or the per-key rules of the TTLs naming it';
 -- Only the event trigger runs it (Postgres checks no right when it does).
 REVOKE EXECUTE ON FUNCTION trace_agg.detach_dropped_reference() FROM PUBLIC;
 
 CREATE EVENT TRIGGER trace_agg_detach_reference ON sql_drop
     EXECUTE FUNCTION trace_agg.detach_dropped_reference();
 COMMENT ON EVENT TRIGGER trace_agg_detach_reference IS
-    'a dropped table stops being the reference of the TTLs naming it';
+    'a dropped table stops being the reference or the per-key rules of the TTLs naming it';

@@ -215,3 +215,37 @@ COMMENT ON FUNCTION trace_agg.delete_project_traces(regclass, text, timestamptz)
 -- so that \df+ and \dT+ explain every one (issue 11, item 7).
 COMMENT ON FUNCTION trace_agg.traces_view_query(regclass) IS
     'the query of the reference traces materialized views (ClickHouse traces_*_amt_mv) over the given source table';
+
+-- Per-project retention (Langfuse's data retention: a number of days per
+-- project, none meaning forever), from a table of the user's with a
+-- project_id column, a unique index on it and an interval column.  Each
+-- table of the setup expires a project's traces by its rule: the all table
+-- by the rule alone (projects without one are kept), the window tables by
+-- the rule or their window, whichever is shorter, with the all table as
+-- reference (no ghost rows).  per_project NULL takes the rules away.
+CREATE FUNCTION trace_agg.set_traces_retention(schema name, per_project regclass)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := quote_ident(schema);
+    all_amt regclass := format('%s.traces_all_amt', s)::regclass;
+    w record;
+BEGIN
+    IF per_project IS NULL THEN
+        PERFORM trace_agg.remove_ttl(all_amt);
+    ELSE
+        PERFORM trace_agg.set_ttl(all_amt, 'start_time', NULL, NULL, per_project);
+    END IF;
+    FOR w IN SELECT * FROM (VALUES ('traces_7d_amt', interval '7 days'),
+                                   ('traces_30d_amt', interval '30 days')) AS v (name, ttl) LOOP
+        IF to_regclass(format('%s.%I', s, w.name)) IS NOT NULL THEN
+            PERFORM trace_agg.set_ttl(format('%s.%I', s, w.name)::regclass, 'start_time', w.ttl,
+                                      all_amt, per_project);
+        END IF;
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION trace_agg.set_traces_retention(name, regclass) IS
+    'expire the traces of the setup in schema per project by the rules of per_project (project_id, an interval): the all table by the rule, the 7-day and 30-day tables by the rule or their window, whichever is shorter; NULL removes the rules';

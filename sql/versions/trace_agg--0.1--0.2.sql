@@ -1085,10 +1085,23 @@ CREATE FUNCTION trace_agg.create_materialized_view(name text, target regclass, q
     AS 'MODULE_PATHNAME', 'trace_agg_create_materialized_view' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION trace_agg.create_materialized_view(text, regclass, text, boolean, name) IS
     'create a materialized view (a view named name, by default in target''s schema): every INSERT into the query''s source is aggregated by the query and merged into target; backfill merges the rows the source already holds; with version (a target column), the query selects rows and target keeps per primary key the row of the greatest version, the later arrival of equal ones';
+
+-- Per-key retention (issue 13, item 1): a TTL may take a key's interval
+-- from a user's table of rules (a project's retention), read when the
+-- statements run; the traces setup gets set_traces_retention().  Same
+-- statements as sql/ext/600_fanout.sql, 650_ttl.sql and 700_traces.sql.
+-- materialized_views gains the per-key rules and, from the section above,
+-- the version column of replacing views.
+ALTER TABLE trace_agg.ttl ALTER COLUMN ttl DROP NOT NULL,
+    ADD COLUMN per_key regclass,
+    ADD CONSTRAINT ttl_or_per_key CHECK (ttl IS NOT NULL OR per_key IS NOT NULL);
+COMMENT ON TABLE trace_agg.ttl IS
+    'retention of target tables: a row expires when its ttl_column, truncated to its UTC date, plus ttl (or its key''s shorter rule in per_key) is at or before now';
+
 CREATE OR REPLACE VIEW trace_agg.materialized_views AS
     SELECT m.view, n.nspname AS schema, c.relname AS view_name, m.source, m.target,
            c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(m.view) AS query,
-           t.ttl_column, t.ttl, t.reference AS ttl_reference,
+           t.ttl_column, t.ttl, t.reference AS ttl_reference, t.per_key AS ttl_per_key,
            (SELECT a.attname FROM pg_catalog.pg_attribute a
             WHERE a.attrelid OPERATOR(pg_catalog.=) m.view
               AND a.attnum OPERATOR(pg_catalog.=) m.version_attnum) AS version_column
@@ -1096,4 +1109,109 @@ CREATE OR REPLACE VIEW trace_agg.materialized_views AS
     JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view
     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
     LEFT JOIN trace_agg.ttl t ON t.target OPERATOR(pg_catalog.=) m.target;
-COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries, the TTL of their targets and the version column of replacing views';
+COMMENT ON VIEW trace_agg.materialized_views IS 'materialized views with their queries, the TTL of their targets (with the table of per-key rules) and the version column of replacing views';
+
+DROP FUNCTION trace_agg.set_ttl(regclass, name, interval, regclass);
+-- Needs ownership of target (the rights of its owner) and SELECT on
+-- reference and per_key; checks that they are tables with a timestamptz
+-- ttl_column (per_key: columns named like key columns of target, a unique
+-- index on them and one interval column).  ttl may be null with per_key.
+CREATE FUNCTION trace_agg.set_ttl(target regclass, ttl_column name, ttl interval,
+                                  reference regclass DEFAULT NULL, per_key regclass DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'trace_agg_set_ttl' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION trace_agg.set_ttl(regclass, name, interval, regclass, regclass) IS
+    'keep rows of target while date_trunc(''day'', ttl_column UTC) + ttl is after now; reference, if given, is the table whose ttl_column decides for a key (no ghost rows); per_key, if given, is a table of rules (key columns and an interval) whose interval replaces a longer or null ttl for its keys';
+
+-- Setting a TTL needs only SELECT on its reference or its per-key rules,
+-- so their owner must still be able to drop them: the TTL then stays,
+-- without the reference, or without the rules (a TTL that had only the
+-- rules is removed: no row expires any more).  This trigger fires before
+-- trace_agg_guard_drop (event triggers of one event fire in name order),
+-- which would otherwise refuse the drop.  A target dropped in the same
+-- statement is left to that guard.
+-- SECURITY DEFINER: no role may write the TTL catalog, and it changes only
+-- rows naming a table the caller has just dropped.
+CREATE OR REPLACE FUNCTION trace_agg.detach_dropped_reference() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN
+        WITH dropped AS (
+            SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
+            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0),
+        removed AS (
+            DELETE FROM trace_agg.ttl x USING dropped d
+            WHERE x.per_key = d.objid AND x.ttl IS NULL AND x.target NOT IN (SELECT objid FROM dropped)
+            RETURNING x.target, format('table %s is no longer the per-key rules of the TTL of table %s, which is removed',
+                                       d.object_identity, x.target) AS message),
+        detached AS (
+            UPDATE trace_agg.ttl x
+            SET reference = CASE WHEN x.reference IN (SELECT objid FROM dropped) THEN NULL ELSE x.reference END,
+                per_key = CASE WHEN x.per_key IN (SELECT objid FROM dropped) THEN NULL ELSE x.per_key END
+            FROM trace_agg.ttl o
+            WHERE o.target = x.target
+              AND (x.reference IN (SELECT objid FROM dropped) OR x.per_key IN (SELECT objid FROM dropped))
+              AND x.target NOT IN (SELECT objid FROM dropped)
+              AND x.target NOT IN (SELECT target FROM removed)
+            RETURNING x.target, concat_ws('; ',
+                (SELECT format('table %s is no longer the reference of the TTL of table %s', d.object_identity, x.target)
+                 FROM dropped d WHERE d.objid = o.reference),
+                (SELECT format('table %s is no longer the per-key rules of the TTL of table %s', d.object_identity, x.target)
+                 FROM dropped d WHERE d.objid = o.per_key)) AS message)
+        SELECT * FROM removed UNION ALL SELECT * FROM detached ORDER BY message
+    LOOP
+        RAISE NOTICE '%', t.message;
+        -- A view reading a dropped table makes the drop guard refuse it.
+        IF NOT EXISTS (SELECT FROM trace_agg.materialized_view m, pg_event_trigger_dropped_objects() o
+                       WHERE m.target = t.target AND o.classid = 'pg_class'::regclass
+                         AND o.objid = m.source) THEN
+            PERFORM trace_agg.rebuild_materialized_views(t.target);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION trace_agg.detach_dropped_reference() IS
+    'event trigger: a dropped table stops being the reference or the per-key rules of the TTLs naming it';
+-- Only the event trigger runs it (Postgres checks no right when it does).
+REVOKE EXECUTE ON FUNCTION trace_agg.detach_dropped_reference() FROM PUBLIC;
+
+COMMENT ON EVENT TRIGGER trace_agg_detach_reference IS
+    'a dropped table stops being the reference or the per-key rules of the TTLs naming it';
+
+-- Per-project retention (Langfuse's data retention: a number of days per
+-- project, none meaning forever), from a table of the user's with a
+-- project_id column, a unique index on it and an interval column.  Each
+-- table of the setup expires a project's traces by its rule: the all table
+-- by the rule alone (projects without one are kept), the window tables by
+-- the rule or their window, whichever is shorter, with the all table as
+-- reference (no ghost rows).  per_project NULL takes the rules away.
+CREATE FUNCTION trace_agg.set_traces_retention(schema name, per_project regclass)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := quote_ident(schema);
+    all_amt regclass := format('%s.traces_all_amt', s)::regclass;
+    w record;
+BEGIN
+    IF per_project IS NULL THEN
+        PERFORM trace_agg.remove_ttl(all_amt);
+    ELSE
+        PERFORM trace_agg.set_ttl(all_amt, 'start_time', NULL, NULL, per_project);
+    END IF;
+    FOR w IN SELECT * FROM (VALUES ('traces_7d_amt', interval '7 days'),
+                                   ('traces_30d_amt', interval '30 days')) AS v (name, ttl) LOOP
+        IF to_regclass(format('%s.%I', s, w.name)) IS NOT NULL THEN
+            PERFORM trace_agg.set_ttl(format('%s.%I', s, w.name)::regclass, 'start_time', w.ttl,
+                                      all_amt, per_project);
+        END IF;
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION trace_agg.set_traces_retention(name, regclass) IS
+    'expire the traces of the setup in schema per project by the rules of per_project (project_id, an interval): the all table by the rule, the 7-day and 30-day tables by the rule or their window, whichever is shorter; NULL removes the rules';

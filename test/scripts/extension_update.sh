@@ -112,21 +112,21 @@ SELECT pg_describe_object(m.classid, m.objid, 0) || ' :: ' ||
                                LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
                               CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END,
-                              (SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1)
+                              (SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_get_indexdef(i.indexrelid))
                                FROM pg_index i WHERE i.indrelid = c.oid),
-                              (SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), '; ' ORDER BY 1)
+                              (SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), '; ' ORDER BY k.conname)
                                FROM pg_constraint k WHERE k.conrelid = c.oid),
                               (SELECT string_agg(format('%s %s %s %s %s', po.polname, po.polcmd, po.polroles::regrole[],
                                                         pg_get_expr(po.polqual, po.polrelid),
-                                                        pg_get_expr(po.polwithcheck, po.polrelid)), '; ' ORDER BY 1)
+                                                        pg_get_expr(po.polwithcheck, po.polrelid)), '; ' ORDER BY po.polname)
                                FROM pg_policy po WHERE po.polrelid = c.oid),
-                              (SELECT string_agg(tg.tgname || ' ' || pg_get_triggerdef(tg.oid), '; ' ORDER BY 1)
+                              (SELECT string_agg(tg.tgname || ' ' || pg_get_triggerdef(tg.oid), '; ' ORDER BY tg.tgname)
                                FROM pg_trigger tg WHERE tg.tgrelid = c.oid))
              FROM pg_class c WHERE c.oid = m.objid)
          WHEN 'pg_type'::regclass THEN (
              SELECT concat_ws(' | ', t.typacl::text, t.typstorage, t.typalign, t.typlen, t.typnotnull,
                               format_type(t.typbasetype, t.typtypmod),
-                              (SELECT string_agg(pg_get_constraintdef(k.oid), '; ' ORDER BY 1)
+                              (SELECT string_agg(pg_get_constraintdef(k.oid), '; ' ORDER BY pg_get_constraintdef(k.oid))
                                FROM pg_constraint k WHERE k.contypid = t.oid))
              FROM pg_type t WHERE t.oid = m.objid)
          WHEN 'pg_event_trigger'::regclass THEN (

@@ -44,6 +44,23 @@ wait
 wait_for "SELECT count(*) FROM traces_7d_amt WHERE id = 'held'" 0
 echo "a held row was skipped, then purged"
 
+# Per-project retention: the worker purges each project's traces by its
+# rule (a project without one keeps its traces in the all table), and a
+# rule changed by an UPDATE applies at its next round.
+psql -c "CREATE TABLE project_retention (project_id text PRIMARY KEY, ttl interval NOT NULL)" \
+     -c "INSERT INTO project_retention VALUES ('short', '3 days'), ('long', '90 days')" \
+     -c "SELECT trace_agg.set_traces_retention('public', 'project_retention')"
+psql -c "INSERT INTO traces_all_amt (project_id, id, start_time)
+         SELECT p, 'r-' || g, now() - interval '5 days' FROM generate_series(1, 100) g,
+                unnest(ARRAY['short', 'long', 'none']) p"
+wait_for "SELECT string_agg(project_id || ':' || n, ' ' ORDER BY project_id)
+          FROM (SELECT project_id, count(*) n FROM traces_all_amt WHERE id LIKE 'r-%' GROUP BY 1) c" "long:100 none:100"
+psql -c "UPDATE project_retention SET ttl = '1 day' WHERE project_id = 'long'"
+wait_for "SELECT string_agg(project_id || ':' || n, ' ' ORDER BY project_id)
+          FROM (SELECT project_id, count(*) n FROM traces_all_amt WHERE id LIKE 'r-%' GROUP BY 1) c" "none:100"
+psql -c "SELECT trace_agg.set_traces_retention('public', NULL)"
+echo "per-project retention purged by the worker"
+
 # Once no TTL is left, the worker exits; the fan-out starts it again when
 # it writes a TTL target.
 psql -c "SELECT trace_agg.remove_ttl('traces_7d_amt')" -c "SELECT trace_agg.remove_ttl('traces_30d_amt')"
