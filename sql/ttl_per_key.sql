@@ -220,3 +220,26 @@ SET client_min_messages = warning;
 DROP SCHEMA tpk CASCADE;
 RESET client_min_messages;
 DROP ROLE tpk_owner, tpk_other;
+
+-- The default layout, window views: the retention expires the all table,
+-- which the window views read, at insert time and by the purge.
+CREATE SCHEMA tpv;
+SELECT trace_agg.create_traces_tables('tpv');
+CREATE TABLE tpv.retention (project_id text PRIMARY KEY, ttl interval NOT NULL);
+INSERT INTO tpv.retention VALUES ('short', '3 days');
+SELECT trace_agg.set_traces_retention('tpv', 'tpv.retention');
+SELECT view_name, target, ttl, ttl_reference, ttl_per_key FROM trace_agg.materialized_views
+WHERE schema = 'tpv';
+INSERT INTO tpv.traces_null (project_id, id, start_time, event_ts)
+VALUES ('short', 'five-days-old', now() - interval '5 days', now()),
+       ('short', 'recent', now() - interval '1 hour', now()),
+       ('none', 'five-days-old', now() - interval '5 days', now());
+SELECT 'all' AS w, project_id, id FROM tpv.traces_all
+UNION ALL SELECT '7d', project_id, id FROM tpv.traces_7d ORDER BY 1, 2, 3;
+-- A row that expired after it was written: the purge deletes it.
+INSERT INTO tpv.traces_all_amt (project_id, id, start_time) VALUES ('short', 'stored-long-ago', now() - interval '10 days');
+SELECT trace_agg.purge_expired() AS purged;
+SELECT project_id, id FROM tpv.traces_all_amt ORDER BY 1, 2;
+SET client_min_messages = warning;
+DROP SCHEMA tpv CASCADE;
+RESET client_min_messages;
