@@ -8,6 +8,7 @@
 
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
+#include "utils/relcache.h"
 
 /* Name of the transition table the fan-out trigger declares. */
 #define FANOUT_NEW_ROWS "trace_agg_new_rows"
@@ -55,7 +56,6 @@ typedef struct FanoutRun
 /* fanout_build.c */
 extern Query *fanout_analyze(const char *query_text, const char *viewname, Oid *sourceid,
 							 bool replacing);
-extern void fanout_set_replacing_key(Query *query, Oid targetid, const char *viewname);
 extern List *fanout_key_clause(Query *query);
 extern char *fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 								  bool tombstones);
@@ -63,6 +63,12 @@ extern char *fanout_group_exprs(Query *query, List *dpcontext);
 extern void fanout_append_key_match(StringInfo buf, Query *query,
 									const char *left, const char *right);
 extern char *fanout_qualified_name(Oid relid);
+
+/* fanout_replacing.c */
+extern void fanout_refuse_replacing_features(Query *query, const char *viewname);
+extern void fanout_set_replacing_key(Query *query, Oid targetid, const char *viewname);
+extern char *fanout_replacing_order(Query *query, const char *viewname, Relation target,
+									AttrNumber version, List *dpcontext, char **replace_if);
 
 /* fanout_catalog.c */
 extern void fanout_check_catalog_version(void);

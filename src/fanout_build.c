@@ -12,27 +12,23 @@
  * and writes that upsert as SQL text with every name qualified, from OIDs
  * resolved at the time it runs (fanout_catalog.c asks for it), so that
  * executing it never depends on a search_path or on a name seen earlier.
+ * A replacing view (fanout_replacing.c) selects rows instead of grouping
+ * them, and its upsert replaces the stored row by the latest version.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/index.h"
-#include "catalog/pg_am.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_index.h"
-#include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
-#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
-#include "parser/parse_clause.h"
-#include "parser/parse_oper.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -162,28 +158,6 @@ refuse_query_feature(bool present, const char *what, const char *viewname, bool 
 				 errdetail("A materialized view is a single-table SELECT whose outputs are grouping columns or aggregates, merged per key into the target.")));
 }
 
-/*
- * A replacing view (one with a version column) keeps, per key of its
- * target, the whole latest row its query selects: a plain SELECT of the
- * source, nothing to aggregate and nothing to merge but the row itself.
- */
-static void
-refuse_replacing_features(Query *query, const char *viewname)
-{
-	const char *what = NULL;
-
-	if (query->groupClause != NIL)
-		what = "GROUP BY";
-	else if (query->hasAggs)
-		what = "an aggregate";
-	if (what)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("query of materialized view \"%s\" uses %s", viewname, what),
-				 errdetail("A materialized view with a version column keeps the latest row per key of its target: its query selects the source's rows, without aggregates or GROUP BY."),
-				 errhint("Drop the version argument to aggregate instead.")));
-}
-
 /* Parse and analyze the view's query under the current search_path. */
 static Query *
 analyze_view_query(const char *query_text, const char *viewname, bool replacing)
@@ -213,7 +187,7 @@ analyze_view_query(const char *query_text, const char *viewname, bool replacing)
 						 "LIMIT or OFFSET", viewname, replacing);
 	refuse_query_feature(query->rowMarks != NIL, "FOR UPDATE or FOR SHARE", viewname, replacing);
 	if (replacing)
-		refuse_replacing_features(query, viewname);
+		fanout_refuse_replacing_features(query, viewname);
 	else
 		refuse_query_feature(query->groupClause == NIL, "no GROUP BY", viewname, false);
 
@@ -382,173 +356,6 @@ append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourc
 }
 
 /*
- * Replacing views.  A view created with a version column keeps, per primary
- * key of its target, the whole row of the greatest version, as ClickHouse's
- * ReplacingMergeTree(version) does, in plain columns.  Of a batch it keeps
- * per key the row of the greatest version, the later arrival of equal
- * versions; the upsert then replaces every column the view writes when the
- * stored version is at most the new one, so that of equal versions the
- * later batch wins too.  A NULL version is less than every other, and of
- * NULL versions the later arrival wins: the whole order is that of ORDER BY
- * version DESC NULLS LAST, arrival DESC.
- */
-
-/*
- * Make the target's primary key the key of replacing view QUERY: the
- * outputs writing its columns, in its order, become the query's DISTINCT
- * ON clause (which is what the view keeps of a batch), where the code
- * shared with aggregating views finds a key (fanout_key_clause).  A key
- * output must be a plain column of the source, as a grouping column must:
- * deletions match tombstones against the source's key columns.
- */
-void
-fanout_set_replacing_key(Query *query, Oid targetid, const char *viewname)
-{
-	Relation	target = table_open(targetid, AccessShareLock);
-	List	   *indexes = RelationGetIndexList(target);
-	int2vector *pkey = NULL;
-	int			nkeys = 0;
-	ListCell   *lc;
-	int			i;
-
-	foreach(lc, indexes)
-	{
-		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-		Form_pg_index index;
-
-		if (!HeapTupleIsValid(tuple))
-			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
-		index = (Form_pg_index) GETSTRUCT(tuple);
-		if (index->indisprimary && index->indimmediate)
-		{
-			nkeys = index->indnkeyatts;
-			pkey = buildint2vector(index->indkey.values, nkeys);
-		}
-		ReleaseSysCache(tuple);
-	}
-	if (pkey == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("target table \"%s\" of materialized view \"%s\" has no primary key",
-						RelationGetRelationName(target), viewname),
-				 errdetail("A materialized view with a version column keeps one row per primary key of its target."),
-				 errhint("Add a primary key to the target (not deferrable).")));
-
-	query->distinctClause = NIL;
-	for (i = 0; i < nkeys; i++)
-	{
-		char	   *column = get_attname(targetid, pkey->values[i], false);
-		TargetEntry *te = NULL;
-		SortGroupClause *sgc;
-
-		foreach(lc, query->targetList)
-		{
-			TargetEntry *candidate = lfirst_node(TargetEntry, lc);
-
-			if (!candidate->resjunk && strcmp(candidate->resname, column) == 0)
-				te = candidate;
-		}
-		if (te == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("materialized view \"%s\" does not write column \"%s\" of the primary key of target table \"%s\"",
-							viewname, column, RelationGetRelationName(target)),
-					 errhint("Select every primary key column of the target from the source.")));
-		if (!IsA(te->expr, Var))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("key column \"%s\" of materialized view \"%s\" must be a plain column of the source",
-							te->resname, viewname)));
-		sgc = makeNode(SortGroupClause);
-		get_sort_group_operators(exprType((Node *) te->expr), false, true, false,
-								 &sgc->sortop, &sgc->eqop, NULL, &sgc->hashable);
-		sgc->tleSortGroupRef = assignSortGroupRef(te, query->targetList);
-		query->distinctClause = lappend(query->distinctClause, sgc);
-	}
-	table_close(target, AccessShareLock);
-}
-
-/*
- * The version parts of replacing view QUERY writing TARGET: PARTS'
- * replace_if, and in ORDER_BY the batch's order of versions, greatest
- * first.  The version is compared by its type's default btree ordering
- * (collatable types bytewise, as everything in trace_agg), in the batch
- * and against the stored row alike, so the output must have the target
- * column's very type.
- */
-static void
-replacing_version_order(Query *query, const char *viewname, Relation target,
-						AttrNumber version, List *dpcontext, MergeParts *parts,
-						StringInfo order_by)
-{
-	TargetEntry *te = NULL;
-	Form_pg_attribute att;
-	Oid			opclass;
-	Oid			leop;
-	HeapTuple	tuple;
-	Form_pg_operator op;
-	char	   *opname;
-	const char *collate;
-	const char *col;
-	ListCell   *lc;
-
-	foreach(lc, query->targetList)
-	{
-		TargetEntry *candidate = lfirst_node(TargetEntry, lc);
-
-		if (!candidate->resjunk && candidate->resno == version)
-			te = candidate;
-	}
-	if (te == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("materialized view \"%s\" no longer writes its version column", viewname),
-				 errhint("Drop the view and create it again.")));
-	if (te->ressortgroupref != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("version column \"%s\" of materialized view \"%s\" is part of the primary key of target table \"%s\"",
-						te->resname, viewname, RelationGetRelationName(target)),
-				 errdetail("Each version of a key would be a row of its own.")));
-	att = TupleDescAttr(RelationGetDescr(target),
-						get_attnum(RelationGetRelid(target), te->resname) - 1);
-	if (exprType((Node *) te->expr) != att->atttypid)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("version column \"%s\" of materialized view \"%s\" is of type %s but the query gives %s",
-						te->resname, viewname, format_type_be(att->atttypid),
-						format_type_be(exprType((Node *) te->expr))),
-				 errdetail("Versions are compared in the batch and against the stored row by one ordering."),
-				 errhint("Cast the version to %s in the query.", format_type_be(att->atttypid))));
-	opclass = GetDefaultOpClass(att->atttypid, BTREE_AM_OID);
-	leop = OidIsValid(opclass) ?
-		get_opfamily_member(get_opclass_family(opclass), get_opclass_input_type(opclass),
-							get_opclass_input_type(opclass), BTLessEqualStrategyNumber) :
-		InvalidOid;
-	if (!OidIsValid(leop))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("version column \"%s\" of materialized view \"%s\" is of type %s, which has no default ordering",
-						te->resname, viewname, format_type_be(att->atttypid)),
-				 errhint("Use a version of a type with a default btree operator class, such as a timestamp or an integer.")));
-
-	tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(leop));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for operator %u", leop);
-	op = (Form_pg_operator) GETSTRUCT(tuple);
-	opname = psprintf("%s.%s", quote_identifier(get_namespace_name(op->oprnamespace)),
-					  NameStr(op->oprname));
-	ReleaseSysCache(tuple);
-
-	collate = type_is_collatable(att->atttypid) ? " COLLATE pg_catalog.\"C\"" : "";
-	col = quote_identifier(te->resname);
-	parts->replace_if = psprintf("t.%s IS NULL OR t.%s%s OPERATOR(%s) excluded.%s%s",
-								 col, col, collate, opname, col, collate);
-	appendStringInfo(order_by, "(%s)%s DESC NULLS LAST",
-					 deparse_expression((Node *) te->expr, dpcontext, false, false), collate);
-}
-
-/*
  * The batch part of a replacing view: per key, the row of the greatest
  * version, the later arrival of equal ones (the position of a row in ROWS,
  * as any_last's order), after the view's WHERE and the tombstones.
@@ -559,11 +366,11 @@ build_replacing_parts(Query *query, const char *viewname, Relation target,
 					  List *dpcontext, Oid tombstones_of, MergeParts *parts)
 {
 	StringInfoData sql;
-	StringInfoData order_by;
+	char	   *order_by;
 	char	   *keys = fanout_group_exprs(query, dpcontext);
 
-	initStringInfo(&order_by);
-	replacing_version_order(query, viewname, target, version, dpcontext, parts, &order_by);
+	order_by = fanout_replacing_order(query, viewname, target, version, dpcontext,
+									  &parts->replace_if);
 
 	parts->outputs = psprintf("DISTINCT ON (%s) %s", keys, parts->outputs);
 	initStringInfo(&sql);
@@ -577,7 +384,7 @@ build_replacing_parts(Query *query, const char *viewname, Relation target,
 		appendStringInfoString(&sql, query->jointree->quals ? " AND" : " WHERE");
 		append_tombstone_filter(&sql, query, dpcontext, tombstones_of);
 	}
-	appendStringInfo(&sql, " ORDER BY %s, %s, s.trace_agg_input_order DESC", keys, order_by.data);
+	appendStringInfo(&sql, " ORDER BY %s, %s, s.trace_agg_input_order DESC", keys, order_by);
 	parts->aggregate = sql.data;
 }
 
