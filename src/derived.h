@@ -30,5 +30,6 @@ extern void derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, con
 
 /* derived_view.c */
 extern void derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname);
+extern void derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool creating);
 
 #endif							/* TRACE_AGG_DERIVED_H */

@@ -305,11 +305,11 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 							 quote_identifier(te->resname));
 		}
 		appendStringInfo(&sql, ")%s, %s, ", fresh_tail, upsert);
-		appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t WHERE "
-						 "EXISTS (SELECT FROM trace_agg_keys AS k WHERE %s) AND "
-						 "NOT EXISTS (SELECT FROM trace_agg_fresh AS f WHERE %s) RETURNING 1) ",
-						 fanout_qualified_name(targetid), key_match(keycols, "t", "k"),
-						 key_match(keycols, "t", "f"));
+		appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t USING "
+						 "(SELECT %s FROM trace_agg_keys EXCEPT SELECT %s FROM trace_agg_fresh) AS g "
+						 "WHERE %s RETURNING 1) ",
+						 fanout_qualified_name(targetid), keys.data, keys.data,
+						 key_match(keycols, "t", "g"));
 		appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
 							   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
 		stmts->keys_sql = sql.data;

@@ -197,7 +197,7 @@ trace_agg_derived_maintain(PG_FUNCTION_ARGS)
 		 * Rights can change without touching the relations (a role loses a
 		 * membership or BYPASSRLS): checked at every firing.
 		 */
-		fanout_check_source_access(sourceid, view->ownerid, view->name, false);
+		derived_check_source_access(sourceid, view->ownerid, view->name, false);
 		derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
 								 has_old, has_new, &stmts);
 		if (truncate)

@@ -22,6 +22,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "commands/defrem.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -170,6 +171,54 @@ check_tables(Oid sourceid, Oid targetid, const char *viewname)
 				 errdetail("A chain of views must not loop back to a table it reads.")));
 }
 
+/*
+ * Whether ROLEID may own a derived view reading SOURCEID: CREATE TRIGGER
+ * needs TRIGGER (checked at creation), recomputing needs SELECT, and since
+ * a recomputation reads every row of the keys it touches and writes their
+ * aggregates where other roles may read them, a source under row-level
+ * security only a role that bypasses it: the source's owner (unless it
+ * forces row-level security on itself) or a role with BYPASSRLS.  At run
+ * time a failure is an error naming the view, so that the source's owner
+ * knows which view to drop.
+ */
+void
+derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool creating)
+{
+	HeapTuple	tuple;
+	Form_pg_class rel;
+	bool		rls_bypassed;
+	const char *missing = NULL;
+
+	if (creating && pg_class_aclcheck(sourceid, roleid, ACL_TRIGGER) != ACLCHECK_OK)
+		missing = "TRIGGER";
+	else if (pg_class_aclcheck(sourceid, roleid, ACL_SELECT) != ACLCHECK_OK)
+		missing = "SELECT";
+	if (missing)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for derived view \"%s\" to read table \"%s\"",
+						viewname, get_rel_name(sourceid)),
+				 errdetail("A derived view's owner needs the %s privilege on its source.", missing),
+				 creating ? 0 : errhint("The owner of the source can drop the view with trace_agg.drop_derived_view().")));
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(sourceid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", sourceid);
+	rel = (Form_pg_class) GETSTRUCT(tuple);
+	rls_bypassed = !rel->relrowsecurity ||
+		superuser_arg(roleid) ||
+		has_bypassrls_privilege(roleid) ||
+		(!rel->relforcerowsecurity && has_privs_of_role(roleid, rel->relowner));
+	ReleaseSysCache(tuple);
+	if (!rls_bypassed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("derived view \"%s\" cannot read table \"%s\": row-level security is enabled on it",
+						viewname, get_rel_name(sourceid)),
+				 errdetail("A derived view aggregates every row of the keys it recomputes, including rows the policies hide; only the table's owner or a role with BYPASSRLS may own one."),
+				 creating ? 0 : errhint("The owner of the source can drop the view with trace_agg.drop_derived_view().")));
+}
+
 /* The triggers that maintain every derived view of SOURCEID, made once. */
 static void
 ensure_triggers(Oid sourceid)
@@ -280,7 +329,7 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	trace_agg_catalog_execute("LOCK TABLE trace_agg.derived_view, trace_agg.materialized_view "
 							  "IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
 	check_tables(sourceid, targetid, name);
-	fanout_check_source_access(sourceid, GetUserId(), name, true);
+	derived_check_source_access(sourceid, GetUserId(), name, true);
 	if (pg_class_aclcheck(targetid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
 		pg_class_aclcheck(targetid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK ||
