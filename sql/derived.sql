@@ -127,18 +127,19 @@ SELECT (SELECT count(*) FROM traces) AS traces, (SELECT count(*) FROM sessions) 
 ROLLBACK;
 SELECT * FROM differences();
 
--- The statements that run, to read and EXPLAIN: with an index on the
+-- The statements that run, to read and EXPLAIN: the keys a statement
+-- touched are passed as one array per key column.  With an index on the
 -- source's key columns, the recomputation reads only the affected keys'
--- children (an index scan, no sequential scan of the source).
-SELECT view, owner,
+-- children (an index scan, no sequential scan of the source), and the
+-- target by its key.
+SELECT view, owner, key_types,
        regexp_replace(lock_statement, 'lock\(-?\d+,', 'lock(<target>,') AS lock_statement,
        lock_statement ~ ('lock\(' || 'sessions'::regclass::oid::int || ',') AS locks_in_target_space,
        statement
 FROM trace_agg.derived_view_statements('traces');
-CREATE TEMP TABLE trace_agg_old_rows (LIKE observations);
-CREATE TEMP TABLE trace_agg_new_rows (LIKE observations);
-INSERT INTO trace_agg_new_rows SELECT * FROM observations WHERE id = 'o1';
-ANALYZE observations, traces, trace_agg_old_rows, trace_agg_new_rows;
+ANALYZE observations, traces;
+SELECT format('PREPARE recompute(%s) AS %s', array_to_string(key_types, ', '), statement)
+FROM trace_agg.derived_view_statements('observations') \gexec
 CREATE FUNCTION plan_of(sql text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN
     RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || sql;
@@ -148,8 +149,8 @@ SELECT bool_or(p ~ 'Index Scan using observations_trace on observations') AS rea
        bool_or(p ~ 'Seq Scan on observations') AS scans_source,
        bool_or(p ~ 'Index Scan using traces_pkey on traces') AS reads_target_by_key,
        bool_or(p ~ 'Seq Scan on traces') AS scans_target
-FROM trace_agg.derived_view_statements('observations') s, plan_of(s.statement) p;
-DROP TABLE trace_agg_old_rows, trace_agg_new_rows;
+FROM plan_of($$EXECUTE recompute('{p1,p3}', '{t1,t7}')$$) p;
+DEALLOCATE recompute;
 
 -- A chain fed by a materialized view, in ONE statement: an insert into a
 -- trace_agg_null table is merged into a table of observation versions,

@@ -16,11 +16,17 @@
 #define DERIVED_OLD_ROWS "trace_agg_old_rows"
 #define DERIVED_NEW_ROWS "trace_agg_new_rows"
 
-/* The statements that maintain one derived view. */
+/*
+ * The statements that maintain one derived view.  The keys a statement
+ * touched are one array per key column, passed as $1 ... $nkeys.
+ */
 typedef struct DerivedStatements
 {
-	char	   *lock_sql;		/* locks the affected keys, in order */
-	char	   *keys_sql;		/* recomputes the affected keys */
+	int			nkeys;
+	Oid		   *key_array_types;	/* of $1 ... $nkeys */
+	char	   *collect_sql;	/* adds a firing's keys to $1 ...; NULL without transition tables */
+	char	   *lock_sql;		/* locks the keys of $1 ..., in hash order */
+	char	   *keys_sql;		/* recomputes the keys of $1 ... */
 	char	   *full_sql;		/* recomputes every key (creation, TRUNCATE) */
 } DerivedStatements;
 
@@ -31,5 +37,8 @@ extern void derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, con
 /* derived_view.c */
 extern void derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname);
 extern void derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool creating);
+
+/* derived_trigger.c */
+extern void derived_install_hooks(void);
 
 #endif							/* TRACE_AGG_DERIVED_H */

@@ -132,6 +132,9 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 				source_keys,
 				not_null,
 				keys,
+				keys_not_null,
+				array_aggs,
+				params,
 				sql;
 	List	   *keycols = NIL;
 	Bitmapset  *keyattnos = NULL;
@@ -140,6 +143,7 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 	char	   *group;
 	char	   *fresh_tail;
 	char	   *upsert;
+	char	   *affected;
 	ListCell   *lc;
 	int			attno;
 
@@ -170,6 +174,11 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 	initStringInfo(&source_keys);
 	initStringInfo(&not_null);
 	initStringInfo(&keys);
+	initStringInfo(&keys_not_null);
+	initStringInfo(&array_aggs);
+	initStringInfo(&params);
+	stmts->nkeys = 0;
+	stmts->key_array_types = palloc(sizeof(Oid) * list_length(query->targetList));
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *te = lfirst_node(TargetEntry, lc);
@@ -209,6 +218,17 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 						 errmsg("grouping column \"%s\" of derived view \"%s\" has type %s, which has no hash function",
 								te->resname, viewname, format_type_be(typentry->type_id)),
 						 errdetail("Keys are locked by their hash while they are recomputed.")));
+			stmts->key_array_types[stmts->nkeys] = get_array_type(exprType((Node *) te->expr));
+			if (!OidIsValid(stmts->key_array_types[stmts->nkeys]))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("grouping column \"%s\" of derived view \"%s\" has type %s, which has no array type",
+								te->resname, viewname, format_type_be(exprType((Node *) te->expr))),
+						 errdetail("The keys a statement touches are passed on as arrays.")));
+			stmts->nkeys++;
+			appendStringInfo(&params, "%spg_catalog.unnest($%d)", params.len ? ", " : "", stmts->nkeys);
+			appendStringInfo(&array_aggs, "%spg_catalog.array_agg(k.%s)", array_aggs.len ? ", " : "", col);
+			appendStringInfo(&keys_not_null, "%sk.%s IS NOT NULL", keys_not_null.len ? " AND " : "", col);
 			keyattnos = bms_add_member(keyattnos, attnum);
 			keycols = lappend(keycols, (char *) col);
 			appendStringInfo(&source_keys, "%s%s AS %s", source_keys.len ? ", " : "", expr, col);
@@ -271,54 +291,59 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 					  sets.len ? "DO UPDATE SET " : "DO NOTHING", sets.data);
 	fresh_tail = psprintf(" GROUP BY %s)", group);
 
-	/* The keys the firing statement touched: of its old and new rows. */
+	/*
+	 * The keys a firing touched, those of its old and new rows, are
+	 * gathered into one array per key column, adding to the arrays $1 ...
+	 * of the keys earlier firings of the same statement touched.  The lock
+	 * and the recomputation read the keys from those arrays.
+	 */
 	if (has_old || has_new)
 	{
-		StringInfoData affected;
+		StringInfoData collect;
 
-		initStringInfo(&affected);
+		initStringInfo(&collect);
+		appendStringInfo(&collect, "SELECT %s FROM (", array_aggs.data);
 		if (has_old)
-			appendStringInfo(&affected, "SELECT %s FROM " DERIVED_OLD_ROWS " AS s", source_keys.data);
-		if (has_old && has_new)
-			appendStringInfoString(&affected, " UNION ");
+			appendStringInfo(&collect, "SELECT %s FROM " DERIVED_OLD_ROWS " AS s UNION ", source_keys.data);
 		if (has_new)
-			appendStringInfo(&affected, "SELECT %s FROM " DERIVED_NEW_ROWS " AS s", source_keys.data);
-
-		stmts->lock_sql = psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, l.h) FROM "
-								   "(SELECT DISTINCT pg_catalog.hash_record(ROW(%s)) AS h FROM (%s) AS k "
-								   "ORDER BY h) AS l",
-								   (int32) targetid, keys.data, affected.data);
-
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "WITH trace_agg_keys AS MATERIALIZED (%s), ", affected.data);
-		appendStringInfo(&sql, "trace_agg_fresh AS MATERIALIZED (SELECT %s FROM %s AS s WHERE %s"
-						 "EXISTS (SELECT FROM trace_agg_keys AS k WHERE ",
-						 select.data, fanout_qualified_name(sourceid), where);
-		foreach(lc, query->groupClause)
-		{
-			SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
-			TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
-
-			appendStringInfo(&sql, "%s%s OPERATOR(pg_catalog.=) k.%s",
-							 foreach_current_index(lc) ? " AND " : "",
-							 deparse_expression((Node *) te->expr, dpcontext, true, false),
-							 quote_identifier(te->resname));
-		}
-		appendStringInfo(&sql, ")%s, %s, ", fresh_tail, upsert);
-		appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t USING "
-						 "(SELECT %s FROM trace_agg_keys EXCEPT SELECT %s FROM trace_agg_fresh) AS g "
-						 "WHERE %s RETURNING 1) ",
-						 fanout_qualified_name(targetid), keys.data, keys.data,
-						 key_match(keycols, "t", "g"));
-		appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
-							   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
-		stmts->keys_sql = sql.data;
+			appendStringInfo(&collect, "SELECT %s FROM " DERIVED_NEW_ROWS " AS s UNION ", source_keys.data);
+		appendStringInfo(&collect, "SELECT * FROM ROWS FROM (%s)) AS k(%s) WHERE %s",
+						 params.data, keys.data, keys_not_null.data);
+		stmts->collect_sql = collect.data;
 	}
 	else
+		stmts->collect_sql = NULL;
+	affected = psprintf("SELECT * FROM ROWS FROM (%s) AS k(%s)", params.data, keys.data);
+
+	stmts->lock_sql = psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, l.h) FROM "
+							   "(SELECT DISTINCT pg_catalog.hash_record(ROW(%s)) AS h FROM (%s) AS k "
+							   "ORDER BY h) AS l",
+							   (int32) targetid, keys.data, affected);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH trace_agg_keys AS MATERIALIZED (%s), ", affected);
+	appendStringInfo(&sql, "trace_agg_fresh AS MATERIALIZED (SELECT %s FROM %s AS s WHERE %s"
+					 "EXISTS (SELECT FROM trace_agg_keys AS k WHERE ",
+					 select.data, fanout_qualified_name(sourceid), where);
+	foreach(lc, query->groupClause)
 	{
-		stmts->lock_sql = NULL;
-		stmts->keys_sql = NULL;
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
+
+		appendStringInfo(&sql, "%s%s OPERATOR(pg_catalog.=) k.%s",
+						 foreach_current_index(lc) ? " AND " : "",
+						 deparse_expression((Node *) te->expr, dpcontext, true, false),
+						 quote_identifier(te->resname));
 	}
+	appendStringInfo(&sql, ")%s, %s, ", fresh_tail, upsert);
+	appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t USING "
+					 "(SELECT %s FROM trace_agg_keys EXCEPT SELECT %s FROM trace_agg_fresh) AS g "
+					 "WHERE %s RETURNING 1) ",
+					 fanout_qualified_name(targetid), keys.data, keys.data,
+					 key_match(keycols, "t", "g"));
+	appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
+						   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
+	stmts->keys_sql = sql.data;
 
 	/* Every key: the source's rows with a non-null key, and nothing else. */
 	initStringInfo(&sql);

@@ -5,14 +5,19 @@
  * Every statement writing a derived view's source fires
  * trace_agg.derived_maintain() after it: INSERT, UPDATE and DELETE with
  * their transition tables (an INSERT ... ON CONFLICT DO UPDATE fires the
- * UPDATE trigger and then the INSERT one), TRUNCATE without.  For each
- * derived view of the source, in order of schema and name, it
+ * UPDATE trigger and then the INSERT one), TRUNCATE without.  A firing
+ * gathers, per derived view of the source, the keys of its old and new
+ * rows.  When the statement's triggers have all fired (at the end of its
+ * ExecutorFinish; at once for a statement run outside the executor, as a
+ * top-level COPY or TRUNCATE), each derived view with keys gathered, in the
+ * order the firings met them (views of one source in order of schema and
+ * name):
  *
- *   1. locks the keys the statement touched (those of its old and new
- *      rows): one transaction-level advisory lock per key of the target,
- *      taken in the order of the keys' hashes, so that two transactions
- *      changing rows of the same key take turns, and two single-statement
- *      transactions cannot deadlock on these locks;
+ *   1. locks the keys: one transaction-level advisory lock per key of the
+ *      target, taken in the order of the keys' hashes, so that two
+ *      transactions changing rows of the same key take turns, and two
+ *      single-statement transactions cannot deadlock on these locks (the
+ *      two firings of an upsert lock their keys together);
  *   2. then, in a new statement, whose snapshot (READ COMMITTED) sees every
  *      transaction that held those locks before as committed, recomputes
  *      the keys from the stored source, upserts their rows into the target
@@ -20,9 +25,10 @@
  *
  * Whichever transaction recomputes a key last does so after every earlier
  * one committed, and sees its own changes: the target ends exact.  A
- * TRUNCATE recomputes every key (the target is emptied).  The writes into
- * the target fire its own triggers at the end of step 2, so a chain of
- * derived views is maintained depth first, within the statement.
+ * TRUNCATE recomputes every key at once (the target is emptied).  Step 2
+ * writes the target, whose own derived views are maintained at the end of
+ * that statement: a chain is maintained depth first, inside the statement
+ * that wrote its first source.
  *
  * Under REPEATABLE READ or SERIALIZABLE a statement cannot see what
  * committed after the transaction's snapshot, so step 2 could not be exact:
@@ -35,6 +41,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/executor.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -43,8 +50,10 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "derived.h"
@@ -59,6 +68,23 @@ typedef struct DerivedView
 	Oid			ownerid;
 	char	   *name;			/* qualified, for messages */
 } DerivedView;
+
+/*
+ * The keys gathered for one derived view, waiting for the end of the
+ * statement whose firings touched them (the ExecutorFinish at DEPTH).  In
+ * TopTransactionContext.
+ */
+typedef struct PendingKeys
+{
+	int			depth;
+	DerivedView view;
+	DerivedStatements stmts;
+	Datum	   *arrays;			/* one per key column, or NULL before any key */
+} PendingKeys;
+
+static List *pending = NIL;
+static int	finish_depth = 0;	/* ExecutorFinish calls running in this backend */
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /*
  * The derived views of SOURCEID in the order they run, as committed now
@@ -99,20 +125,141 @@ read_views(Oid sourceid)
 	return views;
 }
 
-/* Run SQL as the view's owner, in a security-restricted operation. */
+/*
+ * The arguments of P's statements: its key arrays, or nulls before any key
+ * was gathered (an empty set of keys).
+ */
+static Datum *
+key_args(const PendingKeys *p, char **nulls)
+{
+	int			i;
+
+	*nulls = palloc(Max(p->stmts.nkeys, 1));
+	for (i = 0; i < p->stmts.nkeys; i++)
+		(*nulls)[i] = p->arrays ? ' ' : 'n';
+	return p->arrays ? p->arrays : palloc0(sizeof(Datum) * Max(p->stmts.nkeys, 1));
+}
+
+/* Run SQL with the key arrays as its arguments, as the view's owner, in a security-restricted operation. */
 static void
-run_as_owner(const DerivedView *view, const char *sql)
+run_as_owner(const PendingKeys *p, const char *sql)
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	char	   *nulls;
+	Datum	   *args = key_args(p, &nulls);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(view->ownerid, save_sec_context |
+	SetUserIdAndSecContext(p->view.ownerid, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, p->stmts.nkeys, p->stmts.key_array_types, args, nulls,
+							  false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "statement of derived view \"%s\" failed: %s",
-			 view->name, SPI_result_code_string(SPI_result));
+			 p->view.name, SPI_result_code_string(SPI_result));
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* Lock and recompute the keys gathered for one view.  Must run inside SPI. */
+static void
+maintain(const PendingKeys *p)
+{
+	int			nest = fanout_pin_search_path();
+
+	run_as_owner(p, p->stmts.lock_sql);
+	run_as_owner(p, p->stmts.keys_sql);
+	AtEOXact_GUC(false, nest);
+}
+
+/*
+ * Maintain the views whose keys the statement finishing at DEPTH gathered.
+ * They leave the list first: an error ends the statement anyway.
+ */
+static void
+maintain_pending(int depth)
+{
+	List	   *mine = NIL;
+	List	   *rest = NIL;
+	ListCell   *lc;
+	MemoryContext oldcxt;
+
+	if (pending == NIL)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	foreach(lc, pending)
+	{
+		PendingKeys *p = lfirst(lc);
+
+		if (p->depth == depth)
+			mine = lappend(mine, p);
+		else
+			rest = lappend(rest, p);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	list_free(pending);
+	pending = rest;
+	if (mine == NIL)
+		return;
+	SPI_connect();
+	foreach(lc, mine)
+		maintain(lfirst(lc));
+	SPI_finish();
+}
+
+/*
+ * Every AFTER trigger of a statement has fired when its ExecutorFinish
+ * returns: the keys its firings gathered are maintained then, all of a
+ * view's keys under one sorted set of locks.
+ */
+static void
+derived_executor_finish(QueryDesc *queryDesc)
+{
+	int			depth = ++finish_depth;
+
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		finish_depth--;
+	}
+	PG_END_TRY();
+	maintain_pending(depth);
+}
+
+/* Keys gathered by an aborted statement or transaction are forgotten with it. */
+static void
+forget_pending(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		pending = NIL;
+}
+
+static void
+forget_pending_subxact(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	foreach(lc, pending)
+		if (((PendingKeys *) lfirst(lc))->depth > finish_depth)
+			pending = foreach_delete_current(pending, lc);
+}
+
+void
+derived_install_hooks(void)
+{
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = derived_executor_finish;
+	RegisterXactCallback(forget_pending, NULL);
+	RegisterSubXactCallback(forget_pending_subxact, NULL);
 }
 
 /*
@@ -137,6 +284,68 @@ check_trigger(TriggerData *trigdata, const char *name, bool old_rows, bool new_r
 						   trigger->tgname, RelationGetRelationName(trigdata->tg_relation))));
 }
 
+/*
+ * The entry gathering VIEW's keys for the statement finishing at DEPTH,
+ * made with STMTS if there is none yet.
+ */
+static PendingKeys *
+pending_entry(int depth, const DerivedView *view, const DerivedStatements *stmts)
+{
+	ListCell   *lc;
+	PendingKeys *p;
+	MemoryContext oldcxt;
+
+	foreach(lc, pending)
+	{
+		p = lfirst(lc);
+		if (p->depth == depth && p->view.viewid == view->viewid)
+			return p;
+	}
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	p = palloc0(sizeof(PendingKeys));
+	p->depth = depth;
+	p->view = *view;
+	p->view.name = pstrdup(view->name);
+	p->stmts = *stmts;
+	p->stmts.key_array_types = palloc(sizeof(Oid) * stmts->nkeys);
+	memcpy(p->stmts.key_array_types, stmts->key_array_types, sizeof(Oid) * stmts->nkeys);
+	p->stmts.collect_sql = NULL;
+	p->stmts.lock_sql = pstrdup(stmts->lock_sql);
+	p->stmts.keys_sql = pstrdup(stmts->keys_sql);
+	p->stmts.full_sql = NULL;
+	pending = lappend(pending, p);
+	MemoryContextSwitchTo(oldcxt);
+	return p;
+}
+
+/* Add the keys of this firing's transition tables to P's arrays. */
+static void
+gather_keys(PendingKeys *p, const char *collect_sql)
+{
+	char	   *nulls;
+	Datum	   *args = key_args(p, &nulls);
+	MemoryContext oldcxt;
+	bool		isnull;
+	int			rc;
+	int			i;
+
+	rc = SPI_execute_with_args(collect_sql, p->stmts.nkeys, p->stmts.key_array_types, args, nulls,
+							   true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not gather the keys of derived view \"%s\": %s",
+			 p->view.name, SPI_result_code_string(rc));
+	/* no key at all (array_agg over no row): the arrays stay as they were */
+	if (SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), isnull)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	if (p->arrays == NULL)
+		p->arrays = palloc0(sizeof(Datum) * p->stmts.nkeys);
+	for (i = 0; i < p->stmts.nkeys; i++)
+		p->arrays[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull),
+								 false, -1);
+	MemoryContextSwitchTo(oldcxt);
+}
+
 PG_FUNCTION_INFO_V1(trace_agg_derived_maintain);
 Datum
 trace_agg_derived_maintain(PG_FUNCTION_ARGS)
@@ -147,6 +356,7 @@ trace_agg_derived_maintain(PG_FUNCTION_ARGS)
 	bool		has_new;
 	bool		truncate;
 	List	   *views;
+	List	   *now = NIL;
 	ListCell   *lc;
 	int			nest;
 
@@ -181,6 +391,7 @@ trace_agg_derived_maintain(PG_FUNCTION_ARGS)
 	{
 		DerivedView *view = lfirst(lc);
 		DerivedStatements stmts;
+		PendingKeys *p;
 
 		if (IsolationUsesXactSnapshot())
 			ereport(ERROR,
@@ -201,14 +412,25 @@ trace_agg_derived_maintain(PG_FUNCTION_ARGS)
 		derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
 								 has_old, has_new, &stmts);
 		if (truncate)
-			run_as_owner(view, stmts.full_sql);
-		else
 		{
-			run_as_owner(view, stmts.lock_sql);
-			run_as_owner(view, stmts.keys_sql);
+			PendingKeys whole = {0};
+
+			whole.view = *view;
+			whole.stmts = stmts;
+			whole.stmts.nkeys = 0;
+			run_as_owner(&whole, stmts.full_sql);
+			continue;
 		}
+		p = pending_entry(finish_depth, view, &stmts);
+		gather_keys(p, stmts.collect_sql);
+		if (finish_depth == 0)
+			now = lappend(now, p);
 	}
 	AtEOXact_GUC(false, nest);
+
+	/* Outside the executor (a top-level COPY): no statement end to wait for. */
+	if (now != NIL)
+		maintain_pending(0);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
@@ -451,12 +452,10 @@ trace_agg_drop_derived_view(PG_FUNCTION_ARGS)
 
 /*
  * The statements that maintain the derived views of SOURCE, in the order
- * they run, each as its view's owner: the lock statement and the
- * recomputation an UPDATE runs (over transition tables trace_agg_old_rows
- * and trace_agg_new_rows; an INSERT reads only the new rows, a DELETE only
- * the old), and the recomputation of every key (creation, TRUNCATE).  To
- * read them, or EXPLAIN them over tables of those names shaped like the
- * source.
+ * they run, each as its view's owner: the lock and the recomputation of
+ * the keys a statement touched, passed as one array per key column ($1 ...,
+ * of the types in key_types), and the recomputation of every key (creation,
+ * TRUNCATE).  To read them, or EXPLAIN them after PREPARE.
  */
 PG_FUNCTION_INFO_V1(trace_agg_derived_view_statements);
 Datum
@@ -490,18 +489,25 @@ trace_agg_derived_view_statements(PG_FUNCTION_ARGS)
 		Oid			targetid = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 2, &isnull));
 		Oid			owner = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull));
 		DerivedStatements stmts;
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum	   *types;
 		MemoryContext oldcxt;
+		int			k;
 
 		derived_build_statements(viewid, sourceid, targetid,
 								 SPI_getvalue(views->vals[i], views->tupdesc, 4), true, true, &stmts);
 		oldcxt = MemoryContextSwitchTo(callcxt);
+		types = palloc(sizeof(Datum) * Max(stmts.nkeys, 1));
+		for (k = 0; k < stmts.nkeys; k++)
+			types[k] = ObjectIdGetDatum(stmts.key_array_types[k]);
 		values[0] = ObjectIdGetDatum(viewid);
 		values[1] = ObjectIdGetDatum(owner);
-		values[2] = CStringGetTextDatum(stmts.lock_sql);
-		values[3] = CStringGetTextDatum(stmts.keys_sql);
-		values[4] = CStringGetTextDatum(stmts.full_sql);
+		values[2] = PointerGetDatum(construct_array(types, stmts.nkeys, REGTYPEOID,
+													sizeof(Oid), true, TYPALIGN_INT));
+		values[3] = CStringGetTextDatum(stmts.lock_sql);
+		values[4] = CStringGetTextDatum(stmts.keys_sql);
+		values[5] = CStringGetTextDatum(stmts.full_sql);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
 	}

@@ -25,7 +25,7 @@ CREATE TRIGGER derived_view_depends_on_target AFTER INSERT ON trace_agg.derived_
 
 -- The statement triggers of every source.  Executable by PUBLIC, as
 -- trigger functions are: it only recomputes the derived views defined on
--- the table it fires for, as their owners.
+-- the table it fires for, as their owners, at the end of the statement.
 CREATE FUNCTION trace_agg.derived_maintain() RETURNS trigger
     AS 'MODULE_PATHNAME', 'trace_agg_derived_maintain' LANGUAGE C;
 COMMENT ON FUNCTION trace_agg.derived_maintain() IS
@@ -45,12 +45,12 @@ COMMENT ON FUNCTION trace_agg.drop_derived_view(text, boolean) IS
 
 CREATE FUNCTION trace_agg.derived_view_statements(source regclass,
                                                   OUT view regclass, OUT owner regrole,
-                                                  OUT lock_statement text, OUT statement text,
-                                                  OUT full_statement text)
+                                                  OUT key_types regtype[], OUT lock_statement text,
+                                                  OUT statement text, OUT full_statement text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'trace_agg_derived_view_statements' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
-    'the statements that maintain the derived views of source, in order, each as its view''s owner: the key locks and the recomputation over trace_agg_old_rows and trace_agg_new_rows, and the recomputation of every key';
+    'the statements that maintain the derived views of source, in order, each as its view''s owner: the lock and the recomputation of the keys a statement touched (one array per key column, of key_types, as $1 ...), and the recomputation of every key';
 
 CREATE VIEW trace_agg.derived_views AS
     SELECT d.view, n.nspname AS schema, c.relname AS view_name, d.source, d.target,
