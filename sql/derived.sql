@@ -127,6 +127,37 @@ SELECT (SELECT count(*) FROM traces) AS traces, (SELECT count(*) FROM sessions) 
 ROLLBACK;
 SELECT * FROM differences();
 
+-- COPY (its triggers fire outside the executor), a statement whose
+-- writable CTE deletes and inserts (two firings, maintained together), and
+-- a function whose inner block fails after writing (what it wrote, and its
+-- maintenance, roll back with the block).
+COPY observations (project_id, trace_id, id, session_id, usage, cost, name) FROM stdin;
+p9	t1	c1	s9	5	0.5	llm
+p9	t1	c2	s9	6	0.5	llm
+p9	t2	c3	s9	1	0.5	tool
+\.
+SELECT trace_id, usage, observations, names FROM traces WHERE project_id = 'p9' ORDER BY 1;
+WITH moved AS (DELETE FROM observations WHERE id = 'c1' RETURNING *)
+INSERT INTO observations (project_id, trace_id, id, session_id, usage, cost, name)
+SELECT project_id, 't2', 'c4', session_id, usage * 10, cost, name FROM moved;
+SELECT trace_id, usage, observations, names FROM traces WHERE project_id = 'p9' ORDER BY 1;
+CREATE FUNCTION write_then_fail() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        UPDATE observations SET usage = 1000 WHERE id = 'c2';
+        RAISE EXCEPTION 'fails after writing';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    UPDATE observations SET usage = 7 WHERE id = 'c3';
+END
+$$;
+SELECT write_then_fail();
+SELECT trace_id, usage, observations, names FROM traces WHERE project_id = 'p9' ORDER BY 1;
+SELECT * FROM sessions WHERE project_id = 'p9';
+SELECT * FROM differences();
+DELETE FROM observations WHERE project_id = 'p9';
+SELECT count(*) FROM traces WHERE project_id = 'p9';
+
 -- The statements that run, to read and EXPLAIN: the keys a statement
 -- touched are passed as one array per key column.  With an index on the
 -- source's key columns, the recomputation reads only the affected keys'
