@@ -452,6 +452,75 @@ trace_agg_drop_derived_view(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Recompute every key of a derived view now, for a source whose rows
+ * changed without firing its triggers: under session_replication_role =
+ * replica (as logical replication applies changes), or with its triggers
+ * disabled.  Who may drop the view may refresh it.  As at creation, the
+ * source is locked against writers first, so that the recomputation, in a
+ * new statement, sees every write committed before it and none happens
+ * while it runs.
+ */
+PG_FUNCTION_INFO_V1(trace_agg_refresh_derived_view);
+Datum
+trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	RangeVar   *rv = view_range_var(PG_GETARG_TEXT_PP(0), InvalidOid);
+	Oid			viewid;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	Oid			owner;
+	Oid			sourceid;
+	Oid			targetid;
+	bool		isnull;
+	DerivedStatements stmts;
+	int			nest;
+
+	if (rv->schemaname)
+		viewid = get_relname_relid(rv->relname, get_namespace_oid(rv->schemaname, true));
+	else
+		viewid = RangeVarGetRelid(rv, NoLock, true);
+	args[0] = ObjectIdGetDatum(viewid);
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("derived view \"%s\" needs READ COMMITTED", name),
+				 errdetail("Its target is computed from the source as committed once the source is locked; a transaction snapshot taken earlier would miss rows.")));
+
+	SPI_connect();
+	fanout_check_catalog_version();
+	nest = fanout_pin_search_path();
+	SPI_execute_with_args("SELECT source::pg_catalog.oid, target::pg_catalog.oid FROM trace_agg.derived_view "
+						  "WHERE view OPERATOR(pg_catalog.=) $1",
+						  1, argtypes, args, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(OidIsValid(viewid) ? ERRCODE_WRONG_OBJECT_TYPE : ERRCODE_UNDEFINED_OBJECT),
+				 OidIsValid(viewid)
+				 ? errmsg("\"%s\" is not a derived view of trace_agg", name)
+				 : errmsg("derived view \"%s\" does not exist", name)));
+	sourceid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	targetid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	owner = fanout_relation_owner(viewid);
+	if (!has_privs_of_role(GetUserId(), owner) &&
+		!has_privs_of_role(GetUserId(), fanout_relation_owner(sourceid)) &&
+		!has_privs_of_role(GetUserId(), fanout_relation_owner(targetid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of derived view \"%s\", of its source or of its target", name)));
+
+	LockRelationOid(sourceid, ShareRowExclusiveLock);
+	LockRelationOid(targetid, RowExclusiveLock);
+	derived_check_source_access(sourceid, owner, name, false);
+	derived_build_statements(viewid, sourceid, targetid, name, false, false, &stmts);
+	execute_as(owner, stmts.full_sql, name);
+
+	AtEOXact_GUC(false, nest);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
  * The statements that maintain the derived views of SOURCE, in the order
  * they run, each as its view's owner: the lock and the recomputation of
  * the keys a statement touched, passed as one array per key column ($1 ...,

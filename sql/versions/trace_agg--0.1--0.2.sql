@@ -1114,6 +1114,12 @@ CREATE FUNCTION trace_agg.drop_derived_view(name text, if_exists boolean DEFAULT
 COMMENT ON FUNCTION trace_agg.drop_derived_view(text, boolean) IS
     'drop a derived view (its owner or the owner of its source or target may); its source and target tables stay';
 
+CREATE FUNCTION trace_agg.refresh_derived_view(name text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'trace_agg_refresh_derived_view' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION trace_agg.refresh_derived_view(text) IS
+    'recompute every key of a derived view now, for a source written without firing its triggers (session_replication_role = replica, triggers disabled); who may drop the view may refresh it';
+
 CREATE FUNCTION trace_agg.derived_view_statements(source regclass,
                                                   OUT view regclass, OUT owner regrole,
                                                   OUT key_types regtype[], OUT lock_statement text,
