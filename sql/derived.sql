@@ -257,8 +257,16 @@ SELECT trace_agg.create_derived_view('to_raw_dv', 'raw_events', $$
 SELECT trace_agg.create_derived_view('null_dv', 'session_obs', $$
     SELECT project_id, trace_id, count(*) AS n FROM raw_events GROUP BY project_id, trace_id$$);
 CREATE TABLE parted (project_id text, trace_id text) PARTITION BY LIST (project_id);
+CREATE TABLE parted_a PARTITION OF parted FOR VALUES IN ('a');
+SELECT trace_agg.create_derived_view('partition_dv', 'session_obs', $$
+    SELECT project_id, trace_id, count(*) AS n FROM parted_a GROUP BY project_id, trace_id$$);
+CREATE TABLE parted_null PARTITION OF parted FOR VALUES IN ('n') USING trace_agg_null;
 SELECT trace_agg.create_derived_view('parted_dv', 'session_obs', $$
     SELECT project_id, trace_id, count(*) AS n FROM parted GROUP BY project_id, trace_id$$);
+CREATE TABLE inherited (project_id text, trace_id text);
+CREATE TABLE inheriting () INHERITS (inherited);
+SELECT trace_agg.create_derived_view('inherited_dv', 'session_obs', $$
+    SELECT project_id, trace_id, count(*) AS n FROM inherited GROUP BY project_id, trace_id$$);
 -- Targets: keys not a unique index, nullable key, unknown column, NOT NULL column left out.
 CREATE TABLE no_key (project_id text, n bigint);
 SELECT trace_agg.create_derived_view('no_key_dv', 'no_key', $$
@@ -293,6 +301,57 @@ CREATE TRIGGER trace_agg_derived_insert AFTER INSERT ON forged
 INSERT INTO forged VALUES ('p', 't');
 DROP TABLE forged;
 SELECT * FROM differences();
+
+-- A partitioned source: statements naming the partitioned table, a
+-- partition or a sub-partition are all seen (every member carries the
+-- triggers), so is a partition created later; attaching a partition
+-- recomputes with its rows, detaching one without them; dropping a
+-- partition, detaching one concurrently and attaching the source to
+-- another table are refused.
+CREATE TABLE pobs (project_id text NOT NULL, trace_id text NOT NULL, id text, usage bigint,
+                   PRIMARY KEY (project_id, id)) PARTITION BY LIST (project_id);
+CREATE TABLE pobs_a PARTITION OF pobs FOR VALUES IN ('a');
+CREATE TABLE pobs_b PARTITION OF pobs FOR VALUES IN ('b') PARTITION BY HASH (id);
+CREATE TABLE pobs_b0 PARTITION OF pobs_b FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE pobs_b1 PARTITION OF pobs_b FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE INDEX ON pobs (project_id, trace_id);
+INSERT INTO pobs VALUES ('a', 't1', 'o1', 1), ('b', 't2', 'o2', 2), ('b', 't2', 'o3', 3);
+CREATE TABLE ptraces (project_id text, trace_id text, usage bigint, n bigint,
+                      PRIMARY KEY (project_id, trace_id));
+SELECT trace_agg.create_derived_view('ptraces_dv', 'ptraces', $$
+    SELECT project_id, trace_id, sum(usage) AS usage, count(*) AS n FROM pobs GROUP BY project_id, trace_id$$);
+SELECT tgrelid::regclass, count(*) FROM pg_trigger WHERE tgname LIKE 'trace_agg_derived%'
+  AND tgrelid::regclass::text LIKE 'pobs%' GROUP BY 1 ORDER BY 1;
+TABLE ptraces ORDER BY 1, 2;
+INSERT INTO pobs_a VALUES ('a', 't1', 'o4', 10);
+UPDATE pobs_b SET usage = usage + 100;
+UPDATE pobs SET project_id = 'a', trace_id = 't1' WHERE id = 'o3';
+TABLE ptraces ORDER BY 1, 2;
+CREATE TABLE pobs_c PARTITION OF pobs FOR VALUES IN ('c');
+INSERT INTO pobs_c VALUES ('c', 't3', 'o5', 5);
+CREATE TABLE pobs_d (project_id text NOT NULL, trace_id text NOT NULL, id text, usage bigint,
+                     PRIMARY KEY (project_id, id));
+INSERT INTO pobs_d VALUES ('d', 't4', 'o6', 6);
+ALTER TABLE pobs ATTACH PARTITION pobs_d FOR VALUES IN ('d');
+TABLE ptraces ORDER BY 1, 2;
+INSERT INTO pobs_d VALUES ('d', 't4', 'o7', 7);
+ALTER TABLE pobs DETACH PARTITION pobs_c;
+TRUNCATE pobs_b1;
+TABLE ptraces ORDER BY 1, 2;
+DROP TABLE pobs_a;
+ALTER TABLE pobs DETACH PARTITION pobs_d CONCURRENTLY;
+CREATE TABLE pobs_outer (project_id text NOT NULL, trace_id text NOT NULL, id text, usage bigint)
+    PARTITION BY LIST (project_id);
+ALTER TABLE pobs_outer ATTACH PARTITION pobs FOR VALUES IN ('a', 'b', 'd');
+SELECT count(*) AS differences FROM ((TABLE ptraces EXCEPT ALL TABLE ptraces_dv)
+                                     UNION ALL (TABLE ptraces_dv EXCEPT ALL TABLE ptraces)) d;
+-- The triggers went with the detached partition, and go from every member
+-- with the last view.
+SELECT tgrelid::regclass, count(*) FROM pg_trigger WHERE tgname LIKE 'trace_agg_derived%'
+  AND tgrelid::regclass::text LIKE 'pobs%' GROUP BY 1 ORDER BY 1;
+SELECT trace_agg.drop_derived_view('ptraces_dv');
+SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'trace_agg_derived%' AND tgrelid::regclass::text LIKE 'pobs%';
+DROP TABLE pobs, pobs_c, pobs_outer, ptraces;
 
 -- Rights.  Creating a view needs TRIGGER and SELECT on the source and
 -- SELECT, INSERT, UPDATE and DELETE on the target; a source under

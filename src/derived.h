@@ -37,6 +37,8 @@ extern void derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, con
 /* derived_view.c */
 extern void derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname);
 extern void derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool creating);
+extern void derived_ensure_triggers(Oid relid);
+extern void derived_refresh_source(Oid sourceid);
 
 /* derived_trigger.c */
 extern void derived_install_hooks(void);

@@ -41,6 +41,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/partition.h"
 #include "executor/executor.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -346,47 +347,19 @@ gather_keys(PendingKeys *p, const char *collect_sql)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-PG_FUNCTION_INFO_V1(trace_agg_derived_maintain);
-Datum
-trace_agg_derived_maintain(PG_FUNCTION_ARGS)
+/*
+ * For each derived view of SOURCEID, the firing table or one of its
+ * ancestors: gather the keys of the firing's transition tables for the end
+ * of the statement, or recompute every key for a TRUNCATE.  Returns the
+ * entries to maintain at once (outside the executor).
+ */
+static List *
+gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, bool truncate)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Oid			sourceid;
-	bool		has_old;
-	bool		has_new;
-	bool		truncate;
-	List	   *views;
+	List	   *views = read_views(sourceid);
 	List	   *now = NIL;
 	ListCell   *lc;
-	int			nest;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trace_agg.derived_maintain() must be an AFTER ... FOR EACH STATEMENT trigger")));
-	truncate = TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event);
-	has_old = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) || TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
-	has_new = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) || TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
-	check_trigger(trigdata,
-				  truncate ? DERIVED_TRIGGER_TRUNCATE :
-				  TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? DERIVED_TRIGGER_INSERT :
-				  TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? DERIVED_TRIGGER_UPDATE :
-				  DERIVED_TRIGGER_DELETE,
-				  has_old, has_new);
-	if (!truncate &&
-		(!has_old || tuplestore_tuple_count(trigdata->tg_oldtable) == 0) &&
-		(!has_new || tuplestore_tuple_count(trigdata->tg_newtable) == 0))
-		return PointerGetDatum(NULL);
-
-	sourceid = RelationGetRelid(trigdata->tg_relation);
-	SPI_connect();
-	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
-		elog(ERROR, "could not register the transition tables of a derived view trigger");
-	nest = fanout_pin_search_path();
-	fanout_check_catalog_version();
-	views = read_views(sourceid);
 	foreach(lc, views)
 	{
 		DerivedView *view = lfirst(lc);
@@ -426,6 +399,56 @@ trace_agg_derived_maintain(PG_FUNCTION_ARGS)
 		if (finish_depth == 0)
 			now = lappend(now, p);
 	}
+	return now;
+}
+
+PG_FUNCTION_INFO_V1(trace_agg_derived_maintain);
+Datum
+trace_agg_derived_maintain(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	List	   *sources;
+	bool		has_old;
+	bool		has_new;
+	bool		truncate;
+	List	   *now = NIL;
+	ListCell   *lc;
+	int			nest;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trace_agg.derived_maintain() must be an AFTER ... FOR EACH STATEMENT trigger")));
+	truncate = TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event);
+	has_old = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) || TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	has_new = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) || TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+	check_trigger(trigdata,
+				  truncate ? DERIVED_TRIGGER_TRUNCATE :
+				  TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? DERIVED_TRIGGER_INSERT :
+				  TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? DERIVED_TRIGGER_UPDATE :
+				  DERIVED_TRIGGER_DELETE,
+				  has_old, has_new);
+	if (!truncate &&
+		(!has_old || tuplestore_tuple_count(trigdata->tg_oldtable) == 0) &&
+		(!has_new || tuplestore_tuple_count(trigdata->tg_newtable) == 0))
+		return PointerGetDatum(NULL);
+
+	/*
+	 * A statement naming a partition fires the partition's triggers only:
+	 * the sources concerned are the table and its ancestors.
+	 */
+	sources = list_make1_oid(RelationGetRelid(trigdata->tg_relation));
+	if (trigdata->tg_relation->rd_rel->relispartition)
+		sources = list_concat(sources, get_partition_ancestors(RelationGetRelid(trigdata->tg_relation)));
+	SPI_connect();
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition tables of a derived view trigger");
+	nest = fanout_pin_search_path();
+	fanout_check_catalog_version();
+	foreach(lc, sources)
+		now = list_concat(now, gather_source(trigdata, lfirst_oid(lc), has_old, has_new, truncate));
 	AtEOXact_GUC(false, nest);
 
 	/* Outside the executor (a top-level COPY): no statement end to wait for. */

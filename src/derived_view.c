@@ -99,7 +99,8 @@ stores_nothing(Oid relid)
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	am = ((Form_pg_class) GETSTRUCT(tuple))->relam;
 	ReleaseSysCache(tuple);
-	return strcmp(get_am_name(am), "trace_agg_null") == 0;
+	/* a partitioned table has no access method */
+	return OidIsValid(am) && strcmp(get_am_name(am), "trace_agg_null") == 0;
 }
 
 /*
@@ -113,12 +114,20 @@ check_tables(Oid sourceid, Oid targetid, const char *viewname)
 	Datum		args[2] = {ObjectIdGetDatum(sourceid), ObjectIdGetDatum(targetid)};
 	char	   *writer;
 
-	if (get_rel_relkind(sourceid) != RELKIND_RELATION || stores_nothing(sourceid))
+	trace_agg_catalog_execute("SELECT t.relid::pg_catalog.text FROM pg_catalog.pg_partition_tree($1) t "
+							  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid "
+							  "LEFT JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.relam "
+							  "WHERE c.relkind OPERATOR(pg_catalog.<>) ALL ('{r,p}') "
+							  "OR a.amname OPERATOR(pg_catalog.=) 'trace_agg_null' LIMIT 1",
+							  1, argtypes, args, NULL, true);
+	if ((get_rel_relkind(sourceid) != RELKIND_RELATION &&
+		 get_rel_relkind(sourceid) != RELKIND_PARTITIONED_TABLE) ||
+		stores_nothing(sourceid) || SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("source \"%s\" of derived view \"%s\" is not a stored table",
 						get_rel_name(sourceid), viewname),
-				 errdetail("A derived view recomputes keys from the rows its source stores; partitioned tables are not supported yet, and a trace_agg_null table stores nothing."),
+				 errdetail("A derived view recomputes keys from the rows its source stores: a table or a partitioned table whose partitions are tables; a trace_agg_null table stores nothing."),
 				 errhint("Use trace_agg.create_materialized_view() for a trace_agg_null source.")));
 	if (get_rel_relkind(targetid) != RELKIND_RELATION)
 		ereport(ERROR,
@@ -130,12 +139,17 @@ check_tables(Oid sourceid, Oid targetid, const char *viewname)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("derived view \"%s\" cannot read or write a temporary table", viewname)));
-	if (get_rel_relispartition(sourceid) || has_subclass(sourceid))
+	if (get_rel_relispartition(sourceid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("source \"%s\" of derived view \"%s\" is a partition or has inheritance children",
+				 errmsg("source \"%s\" of derived view \"%s\" is a partition", get_rel_name(sourceid), viewname),
+				 errhint("Use the partitioned table as the source.")));
+	if (get_rel_relkind(sourceid) == RELKIND_RELATION && has_subclass(sourceid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"%s\" of derived view \"%s\" has inheritance children",
 						get_rel_name(sourceid), viewname),
-				 errdetail("Statements on another member of the hierarchy do not fire the source's statement triggers.")));
+				 errdetail("Statements on a child do not fire the source's statement triggers.")));
 	if (sourceid == targetid)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -221,9 +235,15 @@ derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool
 				 creating ? 0 : errhint("The owner of the source can drop the view with trace_agg.drop_derived_view().")));
 }
 
-/* The triggers that maintain every derived view of SOURCEID, made once. */
-static void
-ensure_triggers(Oid sourceid)
+/*
+ * The triggers that maintain the derived views of RELID, made once, on it
+ * and, for a partitioned table, on every member of its tree: a statement
+ * naming a partition fires the partition's statement triggers, not its
+ * parent's.  Also called for a partition created in, or attached to, a
+ * source's tree (derived_ddl.c).
+ */
+void
+derived_ensure_triggers(Oid relid)
 {
 	static const char *const events[4][3] = {
 		{DERIVED_TRIGGER_INSERT, "INSERT", "REFERENCING NEW TABLE AS " DERIVED_NEW_ROWS},
@@ -233,22 +253,40 @@ ensure_triggers(Oid sourceid)
 	};
 	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Datum		args[2];
-	int			i;
+	List	   *members = NIL;
+	ListCell   *lc;
+	uint64		i;
+	int			e;
 
-	for (i = 0; i < lengthof(events); i++)
+	args[0] = ObjectIdGetDatum(relid);
+	SPI_execute_with_args("SELECT relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree($1) "
+						  "WHERE relid IS NOT NULL UNION SELECT $1 ORDER BY 1",
+						  1, argtypes, args, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
 	{
-		args[0] = ObjectIdGetDatum(sourceid);
-		args[1] = CStringGetTextDatum(events[i][0]);
-		SPI_execute_with_args("SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
-							  "AND tgname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-							  2, argtypes, args, NULL, true, 1);
-		if (SPI_processed > 0)
-			continue;
-		if (SPI_execute(psprintf("CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT "
-								 "EXECUTE FUNCTION trace_agg.derived_maintain()",
-								 events[i][0], events[i][1], fanout_qualified_name(sourceid), events[i][2]),
-						false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not create derived view trigger on table %u", sourceid);
+		bool		isnull;
+
+		members = lappend_oid(members, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	  SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	foreach(lc, members)
+	{
+		for (e = 0; e < lengthof(events); e++)
+		{
+			args[0] = ObjectIdGetDatum(lfirst_oid(lc));
+			args[1] = CStringGetTextDatum(events[e][0]);
+			SPI_execute_with_args("SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
+								  "AND tgname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+								  2, argtypes, args, NULL, true, 1);
+			if (SPI_processed > 0)
+				continue;
+			if (SPI_execute(psprintf("CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT "
+									 "EXECUTE FUNCTION trace_agg.derived_maintain()",
+									 events[e][0], events[e][1], fanout_qualified_name(lfirst_oid(lc)),
+									 events[e][2]),
+							false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not create derived view trigger on table %u", lfirst_oid(lc));
+		}
 	}
 }
 
@@ -364,7 +402,7 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	args[2] = ObjectIdGetDatum(targetid);
 	trace_agg_catalog_execute("INSERT INTO trace_agg.derived_view (view, source, target) VALUES ($1, $2, $3)",
 							  3, argtypes, args, NULL, false);
-	ensure_triggers(sourceid);
+	derived_ensure_triggers(sourceid);
 	CommandCounterIncrement();
 
 	/* Every key the source holds now; rows already in the target are made to match. */
@@ -452,6 +490,63 @@ trace_agg_drop_derived_view(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Recompute every key of one derived view as its owner; the caller has
+ * locked the source against writers.  Must run inside SPI with search_path
+ * pinned.
+ */
+static void
+refresh_view(Oid viewid, Oid sourceid, Oid targetid, Oid owner, const char *name)
+{
+	DerivedStatements stmts;
+
+	LockRelationOid(targetid, RowExclusiveLock);
+	derived_check_source_access(sourceid, owner, name, false);
+	derived_build_statements(viewid, sourceid, targetid, name, false, false, &stmts);
+	execute_as(owner, stmts.full_sql, name);
+}
+
+/*
+ * Recompute every key of every derived view of SOURCEID, whose rows changed
+ * without a statement writing them: a partition was attached to or
+ * detached from it (derived_ddl.c).  Writers are locked out first, as for
+ * refresh_derived_view.  Must run inside SPI with search_path pinned.
+ */
+void
+derived_refresh_source(Oid sourceid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+	SPITupleTable *views;
+	uint64		nviews;
+	uint64		i;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" is the source of a derived view, which needs READ COMMITTED",
+						get_rel_name(sourceid)),
+				 errdetail("Its rows change, and its derived views are recomputed from it as committed once it is locked.")));
+	LockRelationOid(sourceid, ShareRowExclusiveLock);
+	trace_agg_catalog_execute("SELECT d.view::pg_catalog.oid, d.target::pg_catalog.oid, c.relowner, "
+							  "d.view::pg_catalog.text FROM trace_agg.derived_view d "
+							  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.view "
+							  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+							  "WHERE d.source OPERATOR(pg_catalog.=) $1 ORDER BY n.nspname, c.relname",
+							  1, argtypes, args, NULL, true);
+	views = SPI_tuptable;
+	nviews = SPI_processed;
+	for (i = 0; i < nviews; i++)
+	{
+		bool		isnull;
+
+		refresh_view(DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 1, &isnull)), sourceid,
+					 DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 2, &isnull)),
+					 DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull)),
+					 SPI_getvalue(views->vals[i], views->tupdesc, 4));
+	}
+}
+
+/*
  * Recompute every key of a derived view now, for a source whose rows
  * changed without firing its triggers: under session_replication_role =
  * replica (as logical replication applies changes), or with its triggers
@@ -473,7 +568,6 @@ trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
 	Oid			sourceid;
 	Oid			targetid;
 	bool		isnull;
-	DerivedStatements stmts;
 	int			nest;
 
 	if (rv->schemaname)
@@ -510,10 +604,7 @@ trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
 				 errmsg("must be owner of derived view \"%s\", of its source or of its target", name)));
 
 	LockRelationOid(sourceid, ShareRowExclusiveLock);
-	LockRelationOid(targetid, RowExclusiveLock);
-	derived_check_source_access(sourceid, owner, name, false);
-	derived_build_statements(viewid, sourceid, targetid, name, false, false, &stmts);
-	execute_as(owner, stmts.full_sql, name);
+	refresh_view(viewid, sourceid, targetid, owner, name);
 
 	AtEOXact_GUC(false, nest);
 	SPI_finish();

@@ -70,7 +70,8 @@ COMMENT ON VIEW trace_agg.derived_views IS 'derived views with their queries';
 -- Every way a derived view, its source or its target goes passes here: a
 -- dropped view's definition is forgotten (and any whose view is gone by a
 -- way no event trigger sees), and with a source's last derived view its
--- triggers; a target cannot go while a view still writes it.
+-- triggers (on every partition of a partitioned source); a target cannot go
+-- while a view still writes it.
 -- SECURITY DEFINER: the catalog is the extension's alone, and the triggers
 -- it drops belong to a table another role may own; it changes only rows
 -- and triggers of objects this very command dropped.
@@ -81,7 +82,6 @@ AS $$
 DECLARE
     d record;
     src regclass;
-    tg name;
     dropped oid[] := ARRAY(SELECT o.objid FROM pg_event_trigger_dropped_objects() o
                            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
 BEGIN
@@ -107,12 +107,14 @@ BEGIN
     LOOP
         IF NOT src = ANY (dropped)
            AND NOT EXISTS (SELECT FROM trace_agg.derived_view v WHERE v.source = src) THEN
-            FOREACH tg IN ARRAY ARRAY['trace_agg_derived_insert', 'trace_agg_derived_update',
-                                      'trace_agg_derived_delete', 'trace_agg_derived_truncate']::name[]
+            FOR d IN
+                SELECT g.tgname, g.tgrelid::regclass AS rel
+                FROM pg_trigger g
+                WHERE g.tgrelid IN (SELECT relid FROM pg_partition_tree(src) UNION SELECT src)
+                  AND g.tgname IN ('trace_agg_derived_insert', 'trace_agg_derived_update',
+                                   'trace_agg_derived_delete', 'trace_agg_derived_truncate')
             LOOP
-                IF EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = tg) THEN
-                    EXECUTE format('DROP TRIGGER %I ON %s', tg, src);
-                END IF;
+                EXECUTE format('DROP TRIGGER %I ON %s', d.tgname, d.rel);
             END LOOP;
         END IF;
     END LOOP;
@@ -126,3 +128,24 @@ CREATE EVENT TRIGGER trace_agg_guard_drop_derived ON sql_drop
     EXECUTE FUNCTION trace_agg.guard_drop_derived();
 COMMENT ON EVENT TRIGGER trace_agg_guard_drop_derived IS
     'forgets dropped derived views and protects the tables they write';
+
+-- Partitioned sources: every member of the tree carries the triggers, new
+-- and attached partitions get them, attaching or detaching a partition
+-- recomputes the source's derived views, and dropping a partition (its rows
+-- would go unseen) is refused (src/derived_ddl.c).
+CREATE FUNCTION trace_agg.guard_derived_partitions() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'trace_agg_derived_guard_partitions' LANGUAGE C;
+REVOKE ALL ON FUNCTION trace_agg.guard_derived_partitions() FROM PUBLIC;
+COMMENT ON FUNCTION trace_agg.guard_derived_partitions() IS
+    'event trigger: keeps derived views of partitioned tables exact through partitions created, attached, detached and dropped';
+
+CREATE EVENT TRIGGER trace_agg_derived_partitions_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'DROP TABLE')
+    EXECUTE FUNCTION trace_agg.guard_derived_partitions();
+COMMENT ON EVENT TRIGGER trace_agg_derived_partitions_start IS
+    'refuses dropping a partition of a derived view''s source, detaching one concurrently, and attaching a source to another table';
+CREATE EVENT TRIGGER trace_agg_derived_partitions_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION trace_agg.guard_derived_partitions();
+COMMENT ON EVENT TRIGGER trace_agg_derived_partitions_end IS
+    'gives new and attached partitions of a derived view''s source its triggers, and recomputes its derived views when a partition is attached or detached';
