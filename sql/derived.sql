@@ -418,7 +418,7 @@ ALTER TABLE obs RENAME COLUMN usage TO tokens;
 ALTER TABLE traces RENAME TO trace_rows;
 ALTER TABLE trace_rows RENAME COLUMN usage TO total_usage;
 ALTER VIEW traces_dv RENAME TO trace_rows_dv;
-SELECT pg_get_viewdef('trace_rows_dv') ~ 'sum\(obs\.tokens\) AS total_usage' AS follows;
+SELECT pg_get_viewdef('trace_rows_dv') ~ 'sum\((obs\.)?tokens\) AS total_usage' AS follows;
 UPDATE obs SET tokens = 100 WHERE id = 'o1';
 SELECT trace_id, total_usage FROM trace_rows WHERE project_id = 'p1' ORDER BY 1;
 SELECT * FROM sessions WHERE project_id = 'p1' ORDER BY 2;

@@ -42,10 +42,10 @@
 
 #include "access/xact.h"
 #include "catalog/partition.h"
-#include "executor/executor.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -141,7 +141,10 @@ key_args(const PendingKeys *p, char **nulls)
 	return p->arrays ? p->arrays : palloc0(sizeof(Datum) * Max(p->stmts.nkeys, 1));
 }
 
-/* Run SQL with the key arrays as its arguments, as the view's owner, in a security-restricted operation. */
+/*
+ * Run SQL with P's key arrays as its arguments, as the view's owner, in a
+ * security-restricted operation.
+ */
 static void
 run_as_owner(const PendingKeys *p, const char *sql)
 {
@@ -160,15 +163,28 @@ run_as_owner(const PendingKeys *p, const char *sql)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
-/* Lock and recompute the keys gathered for one view.  Must run inside SPI. */
+/*
+ * Lock and recompute the keys gathered for one view, then free the entry:
+ * a transaction may run any number of statements.  Must run inside SPI.
+ */
 static void
-maintain(const PendingKeys *p)
+maintain(PendingKeys *p)
 {
 	int			nest = fanout_pin_search_path();
+	int			i;
 
 	run_as_owner(p, p->stmts.lock_sql);
 	run_as_owner(p, p->stmts.keys_sql);
 	AtEOXact_GUC(false, nest);
+	for (i = 0; p->arrays && i < p->stmts.nkeys; i++)
+		pfree(DatumGetPointer(p->arrays[i]));
+	if (p->arrays)
+		pfree(p->arrays);
+	pfree(p->stmts.key_array_types);
+	pfree(p->stmts.lock_sql);
+	pfree(p->stmts.keys_sql);
+	pfree(p->view.name);
+	pfree(p);
 }
 
 /*
@@ -204,6 +220,7 @@ maintain_pending(int depth)
 	foreach(lc, mine)
 		maintain(lfirst(lc));
 	SPI_finish();
+	list_free(mine);
 }
 
 /*
@@ -342,8 +359,15 @@ gather_keys(PendingKeys *p, const char *collect_sql)
 	if (p->arrays == NULL)
 		p->arrays = palloc0(sizeof(Datum) * p->stmts.nkeys);
 	for (i = 0; i < p->stmts.nkeys; i++)
-		p->arrays[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull),
-								 false, -1);
+	{
+		Datum		merged = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+													 i + 1, &isnull), false, -1);
+
+		/* the new arrays hold the old ones' keys */
+		if (p->arrays[i])
+			pfree(DatumGetPointer(p->arrays[i]));
+		p->arrays[i] = merged;
+	}
 	MemoryContextSwitchTo(oldcxt);
 }
 
