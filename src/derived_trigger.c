@@ -56,6 +56,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "derived.h"
 #include "fanout.h"
@@ -398,7 +399,15 @@ gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, b
 					 errdetail("Keys are recomputed from the source as committed once they are locked, which a transaction snapshot cannot see."),
 					 errhint("Write the table in a READ COMMITTED transaction.")));
 
-		/* No rename of the target between building the statements and running them. */
+		/*
+		 * A view dropped by a transaction that committed since its
+		 * definition was read is skipped; once locked, it stays until this
+		 * transaction ends (DROP VIEW waits for it).  No rename of the
+		 * target either, between building the statements and running them.
+		 */
+		LockRelationOid(view->viewid, AccessShareLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(view->viewid)))
+			continue;
 		LockRelationOid(view->targetid, RowExclusiveLock);
 
 		/*
