@@ -41,6 +41,6 @@ extern void derived_ensure_triggers(Oid relid);
 extern void derived_refresh_source(Oid sourceid);
 
 /* derived_trigger.c */
-extern void derived_install_hooks(void);
+extern void derived_init(void);
 
 #endif							/* TRACE_AGG_DERIVED_H */

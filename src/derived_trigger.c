@@ -17,7 +17,8 @@
  *      target, taken in the order of the keys' hashes, so that two
  *      transactions changing rows of the same key take turns, and two
  *      single-statement transactions cannot deadlock on these locks (the
- *      two firings of an upsert lock their keys together);
+ *      two firings of an upsert lock their keys together); past
+ *      trace_agg.derived_max_key_locks keys, the whole target instead;
  *   2. then, in a new statement, whose snapshot (READ COMMITTED) sees every
  *      transaction that held those locks before as committed, recomputes
  *      the keys from the stored source, upserts their rows into the target
@@ -50,8 +51,10 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -86,6 +89,7 @@ typedef struct PendingKeys
 
 static List *pending = NIL;
 static int	finish_depth = 0;	/* ExecutorFinish calls running in this backend */
+static int	max_key_locks = 1000;	/* trace_agg.derived_max_key_locks */
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /*
@@ -167,6 +171,13 @@ run_as_owner(const PendingKeys *p, const char *sql)
 /*
  * Lock and recompute the keys gathered for one view, then free the entry:
  * a transaction may run any number of statements.  Must run inside SPI.
+ *
+ * Every maintenance of a target first takes a lock on the whole target (an
+ * advisory lock on its OID, of the one-bigint kind, which no key lock can
+ * be): shared, then one lock per key; or, when the keys are more than
+ * trace_agg.derived_max_key_locks, exclusive and no key lock, since every
+ * lock held takes room in the server's lock table until commit.  Both are
+ * taken before any key lock, so the order stays the same for all.
  */
 static void
 maintain(PendingKeys *p)
@@ -174,8 +185,20 @@ maintain(PendingKeys *p)
 	int			nest = fanout_pin_search_path();
 	int			i;
 
-	run_as_owner(p, p->stmts.lock_sql);
-	run_as_owner(p, p->stmts.keys_sql);
+	if (p->arrays != NULL)
+	{
+		int			nkeys = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(p->arrays[0])),
+										   ARR_DIMS(DatumGetArrayTypeP(p->arrays[0])));
+
+		if (nkeys > max_key_locks)
+			DirectFunctionCall1(pg_advisory_xact_lock_int8, Int64GetDatum((int64) p->view.targetid));
+		else
+		{
+			DirectFunctionCall1(pg_advisory_xact_lock_shared_int8, Int64GetDatum((int64) p->view.targetid));
+			run_as_owner(p, p->stmts.lock_sql);
+		}
+		run_as_owner(p, p->stmts.keys_sql);
+	}
 	AtEOXact_GUC(false, nest);
 	for (i = 0; p->arrays && i < p->stmts.nkeys; i++)
 		pfree(DatumGetPointer(p->arrays[i]));
@@ -272,9 +295,18 @@ forget_pending_subxact(SubXactEvent event, SubTransactionId mySubid,
 			pending = foreach_delete_current(pending, lc);
 }
 
+/*
+ * Hooks and settings of derived views, from _PG_init: the executor hook
+ * that maintains them at the end of each statement.
+ */
 void
-derived_install_hooks(void)
+derived_init(void)
 {
+	DefineCustomIntVariable("trace_agg.derived_max_key_locks",
+							"Most keys of a derived view's target that a statement locks one by one.",
+							"A statement touching more keys locks the whole target until it commits.",
+							&max_key_locks, 1000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	prev_executor_finish = ExecutorFinish_hook;
 	ExecutorFinish_hook = derived_executor_finish;
 	RegisterXactCallback(forget_pending, NULL);

@@ -34,7 +34,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	fanout_define_settings();
-	derived_install_hooks();
+	derived_init();
 	fanout_define_delete_settings();
 	ttl_worker_define_settings();
 	null_am_define_settings();

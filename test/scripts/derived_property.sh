@@ -11,10 +11,11 @@
 # each.  Each session owns its children (so sessions never wait on one
 # another's child rows), and all share a small pool of parents (traces in
 # sessions), so that concurrent statements keep recomputing the same
-# parents.  A second stream of versions goes through a trace_agg_null
-# table, whose materialized view keeps each child's latest version, which a
-# derived view sums per trace: a fan-out and a derived view in one
-# statement.
+# parents; the first session locks whole targets when a statement touches
+# more than 5 parents, the others lock parent by parent.  A second stream
+# of versions goes through a trace_agg_null table, whose materialized view
+# keeps each child's latest version, which a derived view sums per trace: a
+# fan-out and a derived view in one statement.
 #
 # Two rounds, each checked at the end: the traces, sessions and per-trace
 # usage tables must equal their one-pass recomputations (0 differences).
@@ -86,6 +87,8 @@ sub pick { $_[int(rand(@_))] }
 sub parent { my $t = int(rand(30)); ('p' . ($t % 3), "t$t", 's' . ($t % 7)) }
 for my $c (0 .. $clients - 1) {
     open(my $out, '>', "$dir/client-$c.sql") or die;
+    # the first session locks whole targets past 5 keys, the others key by key
+    print $out "SET trace_agg.derived_max_key_locks = 5;\n" if $c == 0;
     my $child = sub { "c$c-o" . int(rand(60)) };
     my $ids = sub { join(', ', map { "'" . $child->() . "'" } 1 .. 1 + int(rand(8))) };
     my $op = sub {
