@@ -120,6 +120,25 @@ DELETE FROM observations WHERE id LIKE 'bulk1%';
 SELECT count(*) AS traces, sum(observations) AS observations FROM traces WHERE project_id = 'p3';
 SELECT * FROM differences();
 
+-- The locks: the whole target shared, then one per key; past
+-- trace_agg.derived_max_key_locks keys, the whole target exclusively.
+BEGIN;
+UPDATE observations SET usage = usage + 1 WHERE project_id = 'p3' AND trace_id IN ('t1', 't2');
+SELECT objsubid, mode, count(*) FROM pg_locks
+WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+  AND ((objsubid = 1 AND objid = 'traces'::regclass::oid) OR (objsubid = 2 AND classid = 'traces'::regclass::oid))
+GROUP BY 1, 2 ORDER BY 1, 2;
+ROLLBACK;
+BEGIN;
+SET LOCAL trace_agg.derived_max_key_locks = 10;
+UPDATE observations SET usage = usage + 1 WHERE project_id = 'p3';
+SELECT objsubid, mode, count(*) FROM pg_locks
+WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+  AND ((objsubid = 1 AND objid = 'traces'::regclass::oid) OR (objsubid = 2 AND classid = 'traces'::regclass::oid))
+GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT * FROM differences();
+ROLLBACK;
+
 -- TRUNCATE empties the targets, down the chain.
 BEGIN;
 TRUNCATE observations;
