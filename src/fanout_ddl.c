@@ -27,14 +27,15 @@
 
 #include "fanout.h"
 
-/* The views writing column COLUMN of TARGETID, as text for messages. */
+/* The views (materialized or derived) writing column COLUMN of TARGETID. */
 static SPITupleTable *
 views_writing(Oid targetid, const char *column)
 {
 	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Datum		args[2] = {ObjectIdGetDatum(targetid), CStringGetTextDatum(column)};
 
-	SPI_execute_with_args("SELECT m.view::pg_catalog.oid FROM trace_agg.materialized_view m "
+	SPI_execute_with_args("SELECT m.view::pg_catalog.oid FROM (SELECT view, target FROM trace_agg.materialized_view "
+						  "UNION ALL SELECT view, target FROM trace_agg.derived_view) m "
 						  "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) m.view "
 						  "WHERE m.target OPERATOR(pg_catalog.=) $1 AND NOT a.attisdropped "
 						  "AND a.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name "

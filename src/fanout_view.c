@@ -47,6 +47,7 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "derived.h"
 #include "fanout.h"
 #include "trace_agg.h"
 
@@ -287,6 +288,7 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 				 errdetail("The view runs with its owner's rights, who needs INSERT and UPDATE on table \"%s\".",
 						   get_rel_name(targetid))));
 	check_not_chained(sourceid, targetid, name);
+	derived_check_materialized_view(sourceid, targetid, name);
 
 	/* CREATE on the schema and a free name, as for any view. */
 	if (isAnyTempNamespace(LookupCreationNamespace(rv->schemaname)))

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "derived.h"
 #include "fanout.h"
 #include "null_am.h"
 #include "trace_agg.h"
@@ -33,6 +34,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	fanout_define_settings();
+	derived_init();
 	fanout_define_delete_settings();
 	ttl_worker_define_settings();
 	null_am_define_settings();

@@ -1,0 +1,46 @@
+/*
+ * derived.h
+ *		Derived views: views over stored tables that change, kept exact by
+ *		recomputing the keys each writing statement affects.
+ */
+#ifndef TRACE_AGG_DERIVED_H
+#define TRACE_AGG_DERIVED_H
+
+/* The maintenance triggers on a source, one per event. */
+#define DERIVED_TRIGGER_INSERT "trace_agg_derived_insert"
+#define DERIVED_TRIGGER_UPDATE "trace_agg_derived_update"
+#define DERIVED_TRIGGER_DELETE "trace_agg_derived_delete"
+#define DERIVED_TRIGGER_TRUNCATE "trace_agg_derived_truncate"
+
+/* Their transition tables. */
+#define DERIVED_OLD_ROWS "trace_agg_old_rows"
+#define DERIVED_NEW_ROWS "trace_agg_new_rows"
+
+/*
+ * The statements that maintain one derived view.  The keys a statement
+ * touched are one array per key column, passed as $1 ... $nkeys.
+ */
+typedef struct DerivedStatements
+{
+	int			nkeys;
+	Oid		   *key_array_types;	/* of $1 ... $nkeys */
+	char	   *collect_sql;	/* adds a firing's keys to $1 ...; NULL without transition tables */
+	char	   *lock_sql;		/* locks the keys of $1 ..., in hash order */
+	char	   *keys_sql;		/* recomputes the keys of $1 ... */
+	char	   *full_sql;		/* recomputes every key (creation, TRUNCATE) */
+} DerivedStatements;
+
+/* derived_build.c */
+extern void derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
+									 bool has_old, bool has_new, DerivedStatements *stmts);
+
+/* derived_view.c */
+extern void derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname);
+extern void derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool creating);
+extern void derived_ensure_triggers(Oid relid);
+extern void derived_refresh_source(Oid sourceid);
+
+/* derived_trigger.c */
+extern void derived_init(void);
+
+#endif							/* TRACE_AGG_DERIVED_H */

@@ -1,0 +1,360 @@
+/*
+ * derived_build.c
+ *		Turn a derived view's query into the statements that keep its
+ *		target exact.
+ *
+ * A derived view is a SELECT <keys>, <any expressions over any aggregates>
+ * FROM <one stored table> [WHERE ...] GROUP BY <keys> whose outputs are
+ * named after the target's columns and whose keys are the target's primary
+ * key.  Unlike a materialized view it is not merged batch by batch: the
+ * source is a table whose rows change (updated, deleted), so what a key's
+ * row must be cannot be derived from the changed rows alone.  Instead each
+ * statement that writes the source recomputes the keys it touched from the
+ * stored source, which makes any aggregate exact (count(DISTINCT ...), avg,
+ * percentiles, expressions over aggregates).
+ *
+ * The recomputation is the view's query with the affected keys added to its
+ * WHERE clause as a semi-join, so that an index on the source's key columns
+ * reads only the rows of those keys; selecting from the Postgres view with
+ * the keys joined would aggregate the whole source first (Postgres pushes
+ * constants into a grouped view, not a join).  Statements are SQL text with
+ * every name qualified, built from the view's definition as it reads now
+ * (the caller pins search_path to pg_catalog).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "derived.h"
+#include "fanout.h"
+
+/*
+ * The target's primary key or unique index whose columns are exactly the
+ * view's keys: ON CONFLICT needs it, and it makes a key one row.  Its
+ * columns must be NOT NULL, or a key could be stored twice.
+ */
+static void
+check_key_index(Relation target, Bitmapset *keycols, const char *viewname)
+{
+	List	   *indexes = RelationGetIndexList(target);
+	ListCell   *lc;
+	int			attno;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple;
+		Form_pg_index index;
+		Bitmapset  *cols = NULL;
+		bool		usable;
+		int			i;
+
+		tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		usable = index->indisunique && index->indimmediate && index->indisvalid &&
+			heap_attisnull(tuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tuple, Anum_pg_index_indpred, NULL);
+		for (i = 0; usable && i < index->indnkeyatts; i++)
+			cols = bms_add_member(cols, index->indkey.values[i]);
+		ReleaseSysCache(tuple);
+		if (usable && bms_equal(cols, keycols))
+		{
+			attno = -1;
+			while ((attno = bms_next_member(keycols, attno)) >= 0)
+				if (!TupleDescAttr(RelationGetDescr(target), attno - 1)->attnotnull)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+							 errmsg("key column \"%s\" of target table \"%s\" of derived view \"%s\" must be NOT NULL",
+									NameStr(TupleDescAttr(RelationGetDescr(target), attno - 1)->attname),
+									RelationGetRelationName(target), viewname),
+							 errdetail("A unique index lets rows with a null key repeat, so a key could be stored twice.")));
+			return;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+			 errmsg("target table \"%s\" of derived view \"%s\" has no unique index on its GROUP BY columns",
+					RelationGetRelationName(target), viewname),
+			 errhint("Add a primary key or a unique index on exactly the grouping columns of the view.")));
+}
+
+/* "l.k1 OPERATOR(pg_catalog.=) r.k1 AND ..." over the target's key columns. */
+static char *
+key_match(List *keycols, const char *left, const char *right)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, keycols)
+		appendStringInfo(&buf, "%s%s.%s OPERATOR(pg_catalog.=) %s.%s", buf.len ? " AND " : "",
+						 left, (char *) lfirst(lc), right, (char *) lfirst(lc));
+	return buf.data;
+}
+
+/*
+ * Build the statements of derived view VIEWID (named VIEWNAME in messages)
+ * of SOURCEID into TARGETID.  HAS_OLD and HAS_NEW say which transition
+ * tables the firing trigger has (both false: only the full recomputation is
+ * wanted).  Checks the query against the target on the way: creating a view
+ * calls this before anything runs.  Must run inside SPI with search_path
+ * pinned to pg_catalog.
+ */
+void
+derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
+						 bool has_old, bool has_new, DerivedStatements *stmts)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(viewid)};
+	char	   *query_text;
+	Query	   *query;
+	Oid			query_source;
+	Relation	target;
+	List	   *dpcontext;
+	StringInfoData select,
+				cols,
+				sets,
+				source_keys,
+				not_null,
+				keys,
+				keys_not_null,
+				array_aggs,
+				params,
+				sql;
+	List	   *keycols = NIL;
+	Bitmapset  *keyattnos = NULL;
+	Bitmapset  *produced = NULL;
+	char	   *where;
+	char	   *group;
+	char	   *fresh_tail;
+	char	   *upsert;
+	char	   *affected;
+	ListCell   *lc;
+	int			attno;
+
+	/* pg_get_viewdef reads the rule with the active snapshot: see the latest */
+	PushActiveSnapshot(GetLatestSnapshot());
+	SPI_execute_with_args("SELECT pg_catalog.pg_get_viewdef($1)", 1, argtypes, args, NULL, true, 1);
+	PopActiveSnapshot();
+	query_text = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+	if (query_text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("derived view \"%s\" does not exist", viewname),
+				 errdetail("It was dropped while its statements were being built.")));
+	query = fanout_analyze(query_text, viewname, &query_source, false);
+	if (query_source != sourceid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("derived view \"%s\" no longer reads table \"%s\"",
+						viewname, get_rel_name(sourceid)),
+				 errdetail("Its query now reads \"%s\".", get_rel_name(query_source)),
+				 errhint("Drop the view and create it again.")));
+
+	target = table_open(targetid, AccessShareLock);
+	dpcontext = deparse_context_for("s", sourceid);
+	initStringInfo(&select);
+	initStringInfo(&cols);
+	initStringInfo(&sets);
+	initStringInfo(&source_keys);
+	initStringInfo(&not_null);
+	initStringInfo(&keys);
+	initStringInfo(&keys_not_null);
+	initStringInfo(&array_aggs);
+	initStringInfo(&params);
+	stmts->nkeys = 0;
+	stmts->key_array_types = palloc(sizeof(Oid) * list_length(query->targetList));
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *te = lfirst_node(TargetEntry, lc);
+		const char *col = quote_identifier(te->resname);
+		AttrNumber	attnum = get_attnum(targetid, te->resname);
+		char	   *expr = deparse_expression((Node *) te->expr, dpcontext, true, false);
+
+		if (te->resjunk)
+			continue;
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of derived view \"%s\" does not exist in target table \"%s\"",
+							te->resname, viewname, RelationGetRelationName(target)),
+					 errhint("Name every output of the query after a column of the target with AS.")));
+		if (bms_is_member(attnum, produced))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("derived view \"%s\" writes column \"%s\" twice", viewname, te->resname)));
+		produced = bms_add_member(produced, attnum);
+		appendStringInfo(&select, "%s%s AS %s", select.len ? ", " : "", expr, col);
+		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", col);
+
+		if (te->ressortgroupref != 0)
+		{
+			TypeCacheEntry *typentry;
+
+			if (!IsA(te->expr, Var))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("grouping column \"%s\" of derived view \"%s\" must be a plain column of the source",
+								te->resname, viewname)));
+			typentry = lookup_type_cache(exprType((Node *) te->expr), TYPECACHE_HASH_PROC);
+			if (!OidIsValid(typentry->hash_proc))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("grouping column \"%s\" of derived view \"%s\" has type %s, which has no hash function",
+								te->resname, viewname, format_type_be(typentry->type_id)),
+						 errdetail("Keys are locked by their hash while they are recomputed.")));
+			stmts->key_array_types[stmts->nkeys] = get_array_type(exprType((Node *) te->expr));
+			if (!OidIsValid(stmts->key_array_types[stmts->nkeys]))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("grouping column \"%s\" of derived view \"%s\" has type %s, which has no array type",
+								te->resname, viewname, format_type_be(exprType((Node *) te->expr))),
+						 errdetail("The keys a statement touches are passed on as arrays.")));
+			stmts->nkeys++;
+			appendStringInfo(&params, "%spg_catalog.unnest($%d)", params.len ? ", " : "", stmts->nkeys);
+			appendStringInfo(&array_aggs, "%spg_catalog.array_agg(k.%s)", array_aggs.len ? ", " : "", col);
+			appendStringInfo(&keys_not_null, "%sk.%s IS NOT NULL", keys_not_null.len ? " AND " : "", col);
+			keyattnos = bms_add_member(keyattnos, attnum);
+			keycols = lappend(keycols, (char *) col);
+			appendStringInfo(&source_keys, "%s%s AS %s", source_keys.len ? ", " : "", expr, col);
+			appendStringInfo(&not_null, "%s%s IS NOT NULL", not_null.len ? " AND " : "", expr);
+			appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", col);
+		}
+		else
+			appendStringInfo(&sets, "%s%s = excluded.%s", sets.len ? ", " : "", col, col);
+	}
+
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+
+		if (get_sortgroupclause_tle(sgc, query->targetList)->resjunk)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("GROUP BY expression of derived view \"%s\" is not among its outputs", viewname)));
+	}
+
+	/* The view writes whole rows: a column it leaves must be able to stay null or default. */
+	for (attno = 1; attno <= RelationGetNumberOfAttributes(target); attno++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(target), attno - 1);
+
+		if (att->attisdropped || att->attgenerated || att->atthasdef ||
+			!att->attnotnull || bms_is_member(attno, produced))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("derived view \"%s\" does not write column \"%s\" of target table \"%s\"",
+						viewname, NameStr(att->attname), RelationGetRelationName(target)),
+				 errdetail("The column is NOT NULL and has no default."),
+				 errhint("Produce the column in the query, give it a DEFAULT, or let it be null.")));
+	}
+	check_key_index(target, keyattnos, viewname);
+
+	where = query->jointree->quals
+		? psprintf("(%s) AND ", deparse_expression(query->jointree->quals, dpcontext, true, false))
+		: "";
+	initStringInfo(&sql);
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
+
+		appendStringInfo(&sql, "%s%s", sql.len ? ", " : "",
+						 deparse_expression((Node *) te->expr, dpcontext, true, false));
+	}
+	group = sql.data;
+
+	/*
+	 * The upsert writes keys in key order, so that sessions maintaining
+	 * overlapping keys of one target lock its rows in the same order (they
+	 * already hold the keys' advisory locks, taken in hash order).
+	 */
+	upsert = psprintf("trace_agg_upserted AS (INSERT INTO %s AS t (%s) SELECT %s FROM trace_agg_fresh "
+					  "ORDER BY %s ON CONFLICT (%s) %s%s RETURNING 1)",
+					  fanout_qualified_name(targetid), cols.data, cols.data, keys.data, keys.data,
+					  sets.len ? "DO UPDATE SET " : "DO NOTHING", sets.data);
+	fresh_tail = psprintf(" GROUP BY %s)", group);
+
+	/*
+	 * The keys a firing touched, those of its old and new rows, are
+	 * gathered into one array per key column, adding to the arrays $1 ...
+	 * of the keys earlier firings of the same statement touched.  The lock
+	 * and the recomputation read the keys from those arrays.
+	 */
+	if (has_old || has_new)
+	{
+		StringInfoData collect;
+
+		initStringInfo(&collect);
+		appendStringInfo(&collect, "SELECT %s FROM (", array_aggs.data);
+		if (has_old)
+			appendStringInfo(&collect, "SELECT %s FROM " DERIVED_OLD_ROWS " AS s UNION ", source_keys.data);
+		if (has_new)
+			appendStringInfo(&collect, "SELECT %s FROM " DERIVED_NEW_ROWS " AS s UNION ", source_keys.data);
+		appendStringInfo(&collect, "SELECT * FROM ROWS FROM (%s)) AS k(%s) WHERE %s",
+						 params.data, keys.data, keys_not_null.data);
+		stmts->collect_sql = collect.data;
+	}
+	else
+		stmts->collect_sql = NULL;
+	affected = psprintf("SELECT * FROM ROWS FROM (%s) AS k(%s)", params.data, keys.data);
+
+	stmts->lock_sql = psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, l.h) FROM "
+							   "(SELECT DISTINCT pg_catalog.hash_record(ROW(%s)) AS h FROM (%s) AS k "
+							   "ORDER BY h) AS l",
+							   (int32) targetid, keys.data, affected);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH trace_agg_keys AS MATERIALIZED (%s), ", affected);
+	appendStringInfo(&sql, "trace_agg_fresh AS MATERIALIZED (SELECT %s FROM %s AS s WHERE %s"
+					 "EXISTS (SELECT FROM trace_agg_keys AS k WHERE ",
+					 select.data, fanout_qualified_name(sourceid), where);
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
+
+		appendStringInfo(&sql, "%s%s OPERATOR(pg_catalog.=) k.%s",
+						 foreach_current_index(lc) ? " AND " : "",
+						 deparse_expression((Node *) te->expr, dpcontext, true, false),
+						 quote_identifier(te->resname));
+	}
+	appendStringInfo(&sql, ")%s, %s, ", fresh_tail, upsert);
+	appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t USING "
+					 "(SELECT %s FROM trace_agg_keys EXCEPT SELECT %s FROM trace_agg_fresh) AS g "
+					 "WHERE %s RETURNING 1) ",
+					 fanout_qualified_name(targetid), keys.data, keys.data,
+					 key_match(keycols, "t", "g"));
+	appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
+						   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
+	stmts->keys_sql = sql.data;
+
+	/* Every key: the source's rows with a non-null key, and nothing else. */
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH trace_agg_fresh AS MATERIALIZED (SELECT %s FROM %s AS s WHERE %s%s%s, %s, ",
+					 select.data, fanout_qualified_name(sourceid), where, not_null.data,
+					 fresh_tail, upsert);
+	appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t WHERE "
+					 "NOT EXISTS (SELECT FROM trace_agg_fresh AS f WHERE %s) RETURNING 1) ",
+					 fanout_qualified_name(targetid), key_match(keycols, "t", "f"));
+	appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
+						   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
+	stmts->full_sql = sql.data;
+	table_close(target, AccessShareLock);
+}

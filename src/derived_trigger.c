@@ -1,0 +1,524 @@
+/*
+ * derived_trigger.c
+ *		The statement triggers that keep derived views exact.
+ *
+ * Every statement writing a derived view's source fires
+ * trace_agg.derived_maintain() after it: INSERT, UPDATE and DELETE with
+ * their transition tables (an INSERT ... ON CONFLICT DO UPDATE fires the
+ * UPDATE trigger and then the INSERT one), TRUNCATE without.  A firing
+ * gathers, per derived view of the source, the keys of its old and new
+ * rows.  When the statement's triggers have all fired (at the end of its
+ * ExecutorFinish; at once for a statement run outside the executor, as a
+ * top-level COPY or TRUNCATE), each derived view with keys gathered, in the
+ * order the firings met them (views of one source in order of schema and
+ * name):
+ *
+ *   1. locks the keys: one transaction-level advisory lock per key of the
+ *      target, taken in the order of the keys' hashes, so that two
+ *      transactions changing rows of the same key take turns, and two
+ *      single-statement transactions cannot deadlock on these locks (the
+ *      two firings of an upsert lock their keys together); past
+ *      trace_agg.derived_max_key_locks keys, the whole target instead;
+ *   2. then, in a new statement, whose snapshot (READ COMMITTED) sees every
+ *      transaction that held those locks before as committed, recomputes
+ *      the keys from the stored source, upserts their rows into the target
+ *      and deletes the rows of keys the source no longer has.
+ *
+ * Whichever transaction recomputes a key last does so after every earlier
+ * one committed, and sees its own changes: the target ends exact.  A
+ * TRUNCATE recomputes every key at once (the target is emptied).  Step 2
+ * writes the target, whose own derived views are maintained at the end of
+ * that statement: a chain is maintained depth first, inside the statement
+ * that wrote its first source.
+ *
+ * Under REPEATABLE READ or SERIALIZABLE a statement cannot see what
+ * committed after the transaction's snapshot, so step 2 could not be exact:
+ * writing a source there is refused.
+ *
+ * Each view runs as its owner inside a security-restricted operation, with
+ * search_path pinned and every setting it changes rolled back, as the
+ * fan-out does.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "derived.h"
+#include "fanout.h"
+#include "trace_agg.h"
+
+/* A derived view of the firing source, as read from the catalog. */
+typedef struct DerivedView
+{
+	Oid			viewid;
+	Oid			targetid;
+	Oid			ownerid;
+	char	   *name;			/* qualified, for messages */
+} DerivedView;
+
+/*
+ * The keys gathered for one derived view, waiting for the end of the
+ * statement whose firings touched them (the ExecutorFinish at DEPTH).  In
+ * TopTransactionContext.
+ */
+typedef struct PendingKeys
+{
+	int			depth;
+	DerivedView view;
+	DerivedStatements stmts;
+	Datum	   *arrays;			/* one per key column, or NULL before any key */
+} PendingKeys;
+
+static List *pending = NIL;
+static int	finish_depth = 0;	/* ExecutorFinish calls running in this backend */
+static int	max_key_locks = 1000;	/* trace_agg.derived_max_key_locks */
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+
+/*
+ * The derived views of SOURCEID in the order they run, as committed now
+ * (a view created or dropped by a transaction that committed since the
+ * statement began is seen), read as the catalog's owner.
+ */
+static List *
+read_views(Oid sourceid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+	List	   *views = NIL;
+	uint64		i;
+
+	PushActiveSnapshot(GetLatestSnapshot());
+	trace_agg_catalog_execute("SELECT d.view::pg_catalog.oid, d.target::pg_catalog.oid, c.relowner, "
+							  "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+							  "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
+							  "FROM trace_agg.derived_view d "
+							  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.view "
+							  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+							  "WHERE d.source OPERATOR(pg_catalog.=) $1 ORDER BY n.nspname, c.relname",
+							  1, argtypes, args, NULL, true);
+	PopActiveSnapshot();
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DerivedView *view = palloc(sizeof(DerivedView));
+		bool		isnull;
+
+		view->viewid = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		view->targetid = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+		view->ownerid = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
+		view->name = SPI_getvalue(row, desc, 4);
+		views = lappend(views, view);
+	}
+	return views;
+}
+
+/*
+ * The arguments of P's statements: its key arrays, or nulls before any key
+ * was gathered (an empty set of keys).
+ */
+static Datum *
+key_args(const PendingKeys *p, char **nulls)
+{
+	int			i;
+
+	*nulls = palloc(Max(p->stmts.nkeys, 1));
+	for (i = 0; i < p->stmts.nkeys; i++)
+		(*nulls)[i] = p->arrays ? ' ' : 'n';
+	return p->arrays ? p->arrays : palloc0(sizeof(Datum) * Max(p->stmts.nkeys, 1));
+}
+
+/*
+ * Run SQL with P's key arrays as its arguments, as the view's owner, in a
+ * security-restricted operation.
+ */
+static void
+run_as_owner(const PendingKeys *p, const char *sql)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	char	   *nulls;
+	Datum	   *args = key_args(p, &nulls);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(p->view.ownerid, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	if (SPI_execute_with_args(sql, p->stmts.nkeys, p->stmts.key_array_types, args, nulls,
+							  false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "statement of derived view \"%s\" failed: %s",
+			 p->view.name, SPI_result_code_string(SPI_result));
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
+ * Lock and recompute the keys gathered for one view, then free the entry:
+ * a transaction may run any number of statements.  Must run inside SPI.
+ *
+ * Every maintenance of a target first takes a lock on the whole target (an
+ * advisory lock on its OID, of the one-bigint kind, which no key lock can
+ * be): shared, then one lock per key; or, when the keys are more than
+ * trace_agg.derived_max_key_locks, exclusive and no key lock, since every
+ * lock held takes room in the server's lock table until commit.  Both are
+ * taken before any key lock, so the order stays the same for all.
+ */
+static void
+maintain(PendingKeys *p)
+{
+	int			nest = fanout_pin_search_path();
+	int			i;
+
+	if (p->arrays != NULL)
+	{
+		int			nkeys = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(p->arrays[0])),
+										   ARR_DIMS(DatumGetArrayTypeP(p->arrays[0])));
+
+		if (nkeys > max_key_locks)
+			DirectFunctionCall1(pg_advisory_xact_lock_int8, Int64GetDatum((int64) p->view.targetid));
+		else
+		{
+			DirectFunctionCall1(pg_advisory_xact_lock_shared_int8, Int64GetDatum((int64) p->view.targetid));
+			run_as_owner(p, p->stmts.lock_sql);
+		}
+		run_as_owner(p, p->stmts.keys_sql);
+	}
+	AtEOXact_GUC(false, nest);
+	for (i = 0; p->arrays && i < p->stmts.nkeys; i++)
+		pfree(DatumGetPointer(p->arrays[i]));
+	if (p->arrays)
+		pfree(p->arrays);
+	pfree(p->stmts.key_array_types);
+	pfree(p->stmts.lock_sql);
+	pfree(p->stmts.keys_sql);
+	pfree(p->view.name);
+	pfree(p);
+}
+
+/*
+ * Maintain the views whose keys the statement finishing at DEPTH gathered.
+ * They leave the list first: an error ends the statement anyway.
+ */
+static void
+maintain_pending(int depth)
+{
+	List	   *mine = NIL;
+	List	   *rest = NIL;
+	ListCell   *lc;
+	MemoryContext oldcxt;
+
+	if (pending == NIL)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	foreach(lc, pending)
+	{
+		PendingKeys *p = lfirst(lc);
+
+		if (p->depth == depth)
+			mine = lappend(mine, p);
+		else
+			rest = lappend(rest, p);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	list_free(pending);
+	pending = rest;
+	if (mine == NIL)
+		return;
+	SPI_connect();
+	foreach(lc, mine)
+		maintain(lfirst(lc));
+	SPI_finish();
+	list_free(mine);
+}
+
+/*
+ * Every AFTER trigger of a statement has fired when its ExecutorFinish
+ * returns: the keys its firings gathered are maintained then, all of a
+ * view's keys under one sorted set of locks.
+ */
+static void
+derived_executor_finish(QueryDesc *queryDesc)
+{
+	int			depth = ++finish_depth;
+
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		finish_depth--;
+	}
+	PG_END_TRY();
+	maintain_pending(depth);
+}
+
+/* Keys gathered by an aborted statement or transaction are forgotten with it. */
+static void
+forget_pending(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		pending = NIL;
+}
+
+static void
+forget_pending_subxact(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	foreach(lc, pending)
+		if (((PendingKeys *) lfirst(lc))->depth > finish_depth)
+			pending = foreach_delete_current(pending, lc);
+}
+
+/*
+ * Hooks and settings of derived views, from _PG_init: the executor hook
+ * that maintains them at the end of each statement.
+ */
+void
+derived_init(void)
+{
+	DefineCustomIntVariable("trace_agg.derived_max_key_locks",
+							"Most keys of a derived view's target that a statement locks one by one.",
+							"A statement touching more keys locks the whole target until it commits.",
+							&max_key_locks, 1000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = derived_executor_finish;
+	RegisterXactCallback(forget_pending, NULL);
+	RegisterSubXactCallback(forget_pending_subxact, NULL);
+}
+
+/*
+ * Only the triggers create_derived_view made may run: a trigger of another
+ * name or with other transition tables could leave the statements reading
+ * a relation of that name, say a temporary table.
+ */
+static void
+check_trigger(TriggerData *trigdata, const char *name, bool old_rows, bool new_rows)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+
+	if (strcmp(trigger->tgname, name) != 0 ||
+		(trigger->tgoldtable != NULL) != old_rows ||
+		(trigger->tgnewtable != NULL) != new_rows ||
+		(old_rows && strcmp(trigger->tgoldtable, DERIVED_OLD_ROWS) != 0) ||
+		(new_rows && strcmp(trigger->tgnewtable, DERIVED_NEW_ROWS) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trace_agg.derived_maintain() may only run as the triggers trace_agg.create_derived_view() creates"),
+				 errdetail("Trigger \"%s\" on table \"%s\" calls it.",
+						   trigger->tgname, RelationGetRelationName(trigdata->tg_relation))));
+}
+
+/*
+ * The entry gathering VIEW's keys for the statement finishing at DEPTH,
+ * made with STMTS if there is none yet.
+ */
+static PendingKeys *
+pending_entry(int depth, const DerivedView *view, const DerivedStatements *stmts)
+{
+	ListCell   *lc;
+	PendingKeys *p;
+	MemoryContext oldcxt;
+
+	foreach(lc, pending)
+	{
+		p = lfirst(lc);
+		if (p->depth == depth && p->view.viewid == view->viewid)
+			return p;
+	}
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	p = palloc0(sizeof(PendingKeys));
+	p->depth = depth;
+	p->view = *view;
+	p->view.name = pstrdup(view->name);
+	p->stmts = *stmts;
+	p->stmts.key_array_types = palloc(sizeof(Oid) * stmts->nkeys);
+	memcpy(p->stmts.key_array_types, stmts->key_array_types, sizeof(Oid) * stmts->nkeys);
+	p->stmts.collect_sql = NULL;
+	p->stmts.lock_sql = pstrdup(stmts->lock_sql);
+	p->stmts.keys_sql = pstrdup(stmts->keys_sql);
+	p->stmts.full_sql = NULL;
+	pending = lappend(pending, p);
+	MemoryContextSwitchTo(oldcxt);
+	return p;
+}
+
+/* Add the keys of this firing's transition tables to P's arrays. */
+static void
+gather_keys(PendingKeys *p, const char *collect_sql)
+{
+	char	   *nulls;
+	Datum	   *args = key_args(p, &nulls);
+	MemoryContext oldcxt;
+	bool		isnull;
+	int			rc;
+	int			i;
+
+	rc = SPI_execute_with_args(collect_sql, p->stmts.nkeys, p->stmts.key_array_types, args, nulls,
+							   true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not gather the keys of derived view \"%s\": %s",
+			 p->view.name, SPI_result_code_string(rc));
+	/* no key at all (array_agg over no row): the arrays stay as they were */
+	if (SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), isnull)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	if (p->arrays == NULL)
+		p->arrays = palloc0(sizeof(Datum) * p->stmts.nkeys);
+	for (i = 0; i < p->stmts.nkeys; i++)
+	{
+		Datum		merged = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+													 i + 1, &isnull), false, -1);
+
+		/* the new arrays hold the old ones' keys */
+		if (p->arrays[i])
+			pfree(DatumGetPointer(p->arrays[i]));
+		p->arrays[i] = merged;
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * For each derived view of SOURCEID, the firing table or one of its
+ * ancestors: gather the keys of the firing's transition tables for the end
+ * of the statement, or recompute every key for a TRUNCATE.  Returns the
+ * entries to maintain at once (outside the executor).
+ */
+static List *
+gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, bool truncate)
+{
+	List	   *views = read_views(sourceid);
+	List	   *now = NIL;
+	ListCell   *lc;
+
+	foreach(lc, views)
+	{
+		DerivedView *view = lfirst(lc);
+		DerivedStatements stmts;
+		PendingKeys *p;
+
+		if (IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("derived view \"%s\" of table \"%s\" needs READ COMMITTED",
+							view->name, RelationGetRelationName(trigdata->tg_relation)),
+					 errdetail("Keys are recomputed from the source as committed once they are locked, which a transaction snapshot cannot see."),
+					 errhint("Write the table in a READ COMMITTED transaction.")));
+
+		/*
+		 * A view dropped by a transaction that committed since its
+		 * definition was read is skipped; once locked, it stays until this
+		 * transaction ends (DROP VIEW waits for it).  No rename of the
+		 * target either, between building the statements and running them.
+		 */
+		LockRelationOid(view->viewid, AccessShareLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(view->viewid)))
+			continue;
+		LockRelationOid(view->targetid, RowExclusiveLock);
+
+		/*
+		 * Rights can change without touching the relations (a role loses a
+		 * membership or BYPASSRLS): checked at every firing.
+		 */
+		derived_check_source_access(sourceid, view->ownerid, view->name, false);
+		derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
+								 has_old, has_new, &stmts);
+		if (truncate)
+		{
+			PendingKeys whole = {0};
+
+			whole.view = *view;
+			whole.stmts = stmts;
+			whole.stmts.nkeys = 0;
+			run_as_owner(&whole, stmts.full_sql);
+			continue;
+		}
+		p = pending_entry(finish_depth, view, &stmts);
+		gather_keys(p, stmts.collect_sql);
+		if (finish_depth == 0)
+			now = lappend(now, p);
+	}
+	return now;
+}
+
+PG_FUNCTION_INFO_V1(trace_agg_derived_maintain);
+Datum
+trace_agg_derived_maintain(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	List	   *sources;
+	bool		has_old;
+	bool		has_new;
+	bool		truncate;
+	List	   *now = NIL;
+	ListCell   *lc;
+	int			nest;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trace_agg.derived_maintain() must be an AFTER ... FOR EACH STATEMENT trigger")));
+	truncate = TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event);
+	has_old = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) || TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
+	has_new = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) || TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+	check_trigger(trigdata,
+				  truncate ? DERIVED_TRIGGER_TRUNCATE :
+				  TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? DERIVED_TRIGGER_INSERT :
+				  TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? DERIVED_TRIGGER_UPDATE :
+				  DERIVED_TRIGGER_DELETE,
+				  has_old, has_new);
+	if (!truncate &&
+		(!has_old || tuplestore_tuple_count(trigdata->tg_oldtable) == 0) &&
+		(!has_new || tuplestore_tuple_count(trigdata->tg_newtable) == 0))
+		return PointerGetDatum(NULL);
+
+	/*
+	 * A statement naming a partition fires the partition's triggers only:
+	 * the sources concerned are the table and its ancestors.
+	 */
+	sources = list_make1_oid(RelationGetRelid(trigdata->tg_relation));
+	if (trigdata->tg_relation->rd_rel->relispartition)
+		sources = list_concat(sources, get_partition_ancestors(RelationGetRelid(trigdata->tg_relation)));
+	SPI_connect();
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition tables of a derived view trigger");
+	nest = fanout_pin_search_path();
+	fanout_check_catalog_version();
+	foreach(lc, sources)
+		now = list_concat(now, gather_source(trigdata, lfirst_oid(lc), has_old, has_new, truncate));
+	AtEOXact_GUC(false, nest);
+
+	/* Outside the executor (a top-level COPY): no statement end to wait for. */
+	if (now != NIL)
+		maintain_pending(0);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
