@@ -32,10 +32,12 @@ typedef struct DerivedStatements
 
 /* derived_build.c */
 extern void derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
-									 bool has_old, bool has_new, DerivedStatements *stmts);
+									 bool has_old, bool has_new, DerivedStatements *stmts,
+									 const char *new_view, List *new_columns);
 
 /* derived_view.c */
-extern void derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname);
+extern void derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname,
+											 List *columns);
 extern void derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool creating);
 extern void derived_ensure_triggers(Oid relid);
 extern void derived_refresh_source(Oid sourceid);

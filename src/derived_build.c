@@ -20,6 +20,14 @@
  * constants into a grouped view, not a join).  Statements are SQL text with
  * every name qualified, built from the view's definition as it reads now
  * (the caller pins search_path to pg_catalog).
+ *
+ * A shared target: materialized views may write other columns of the
+ * target (trace-level events merged into the rows of traces derived from
+ * their observations).  The view's upserts set only its own columns, as
+ * the fan-out's set only theirs, and a key left without source rows keeps
+ * its row, the view's columns set to what its query gives over no rows
+ * (count 0, sum NULL): the row holds what the other views merged, which
+ * the derived view cannot tell apart from nothing.
  */
 #include "postgres.h"
 
@@ -41,6 +49,7 @@
 
 #include "derived.h"
 #include "fanout.h"
+#include "trace_agg.h"
 
 /*
  * The target's primary key or unique index whose columns are exactly the
@@ -108,16 +117,75 @@ key_match(List *keycols, const char *left, const char *right)
 }
 
 /*
+ * The columns of TARGETID the materialized views writing it write, as
+ * "column\tview" strings, plus NEW_COLUMNS of NEW_VIEW (a view being
+ * created).  Empty: the derived view is the target's only writer.
+ */
+static List *
+other_writers(Oid targetid, const char *new_view, List *new_columns)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(targetid)};
+	List	   *result = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	trace_agg_catalog_execute("SELECT a.attname::pg_catalog.text, m.view::pg_catalog.text "
+							  "FROM trace_agg.materialized_view m JOIN pg_catalog.pg_attribute a "
+							  "ON a.attrelid OPERATOR(pg_catalog.=) m.view "
+							  "WHERE m.target OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 "
+							  "AND NOT a.attisdropped",
+							  1, argtypes, args, NULL, true);
+	for (i = 0; i < SPI_processed; i++)
+		result = lappend(result, psprintf("%s\t%s",
+										  SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+										  SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)));
+	foreach(lc, new_columns)
+		result = lappend(result, psprintf("%s\t%s", (char *) lfirst(lc), quote_identifier(new_view)));
+	return result;
+}
+
+/*
+ * Refuse a column of TARGET written both by the derived view (PRODUCED,
+ * less its key KEYATTNOS) and by one of WRITERS (from other_writers).
+ */
+static void
+check_disjoint(Relation target, List *writers, Bitmapset *produced, Bitmapset *keyattnos,
+			   const char *viewname)
+{
+	ListCell   *lc;
+
+	foreach(lc, writers)
+	{
+		char	   *column = pstrdup((char *) lfirst(lc));
+		char	   *view = strchr(column, '\t');
+		AttrNumber	attnum;
+
+		*view++ = '\0';
+		attnum = get_attnum(RelationGetRelid(target), column);
+		if (bms_is_member(attnum, produced) && !bms_is_member(attnum, keyattnos))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of table \"%s\" is written by derived view \"%s\" and by materialized view %s",
+							column, RelationGetRelationName(target), viewname, view),
+					 errdetail("Views sharing a target must write disjoint columns besides its key: a recomputation would overwrite what the other view merged."),
+					 errhint("Write the column with one of the views only.")));
+	}
+}
+
+/*
  * Build the statements of derived view VIEWID (named VIEWNAME in messages)
  * of SOURCEID into TARGETID.  HAS_OLD and HAS_NEW say which transition
  * tables the firing trigger has (both false: only the full recomputation is
  * wanted).  Checks the query against the target on the way: creating a view
- * calls this before anything runs.  Must run inside SPI with search_path
- * pinned to pg_catalog.
+ * calls this before anything runs, and so does creating a materialized view
+ * NEW_VIEW writing NEW_COLUMNS of the target (else NULL and NIL).  Must run
+ * inside SPI with search_path pinned to pg_catalog.
  */
 void
 derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
-						 bool has_old, bool has_new, DerivedStatements *stmts)
+						 bool has_old, bool has_new, DerivedStatements *stmts,
+						 const char *new_view, List *new_columns)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(viewid)};
@@ -135,8 +203,11 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 				keys_not_null,
 				array_aggs,
 				params,
+				empty_cols,
+				empty_select,
 				sql;
 	List	   *keycols = NIL;
+	List	   *writers;
 	Bitmapset  *keyattnos = NULL;
 	Bitmapset  *produced = NULL;
 	char	   *where;
@@ -144,6 +215,7 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 	char	   *fresh_tail;
 	char	   *upsert;
 	char	   *affected;
+	char	   *gone;
 	ListCell   *lc;
 	int			attno;
 
@@ -177,6 +249,9 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 	initStringInfo(&keys_not_null);
 	initStringInfo(&array_aggs);
 	initStringInfo(&params);
+	initStringInfo(&empty_cols);
+	initStringInfo(&empty_select);
+	writers = other_writers(targetid, new_view, new_columns);
 	stmts->nkeys = 0;
 	stmts->key_array_types = palloc(sizeof(Oid) * list_length(query->targetList));
 	foreach(lc, query->targetList)
@@ -236,7 +311,33 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 			appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", col);
 		}
 		else
+		{
 			appendStringInfo(&sets, "%s%s = excluded.%s", sets.len ? ", " : "", col, col);
+
+			/*
+			 * Sharing the target, a key without rows keeps its row with
+			 * this column as the query gives it over no rows, the query
+			 * without GROUP BY over none: it may read the source's columns
+			 * only inside aggregates.
+			 */
+			if (writers != NIL)
+			{
+				ListCell   *vc;
+
+				foreach(vc, pull_var_clause((Node *) te->expr, PVC_INCLUDE_AGGREGATES |
+											PVC_INCLUDE_WINDOWFUNCS | PVC_INCLUDE_PLACEHOLDERS))
+					if (IsA(lfirst(vc), Var))
+						ereport(ERROR,
+								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+								 errmsg("column \"%s\" of derived view \"%s\" reads the source outside an aggregate",
+										te->resname, viewname),
+								 errdetail("Table \"%s\" is written by other views too, so a key left without source rows keeps its row, with this column as the query gives it over no rows.",
+										   RelationGetRelationName(target)),
+								 errhint("Read the source's columns inside aggregates only.")));
+				appendStringInfo(&empty_cols, "%s%s", empty_cols.len ? ", " : "", col);
+				appendStringInfo(&empty_select, "%s%s", empty_select.len ? ", " : "", expr);
+			}
+		}
 	}
 
 	foreach(lc, query->groupClause)
@@ -265,6 +366,7 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 				 errhint("Produce the column in the query, give it a DEFAULT, or let it be null.")));
 	}
 	check_key_index(target, keyattnos, viewname);
+	check_disjoint(target, writers, produced, keyattnos, viewname);
 
 	where = query->jointree->quals
 		? psprintf("(%s) AND ", deparse_expression(query->jointree->quals, dpcontext, true, false))
@@ -336,11 +438,17 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 						 quote_identifier(te->resname));
 	}
 	appendStringInfo(&sql, ")%s, %s, ", fresh_tail, upsert);
-	appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t USING "
-					 "(SELECT %s FROM trace_agg_keys EXCEPT SELECT %s FROM trace_agg_fresh) AS g "
-					 "WHERE %s RETURNING 1) ",
-					 fanout_qualified_name(targetid), keys.data, keys.data,
-					 key_match(keycols, "t", "g"));
+	gone = psprintf("(SELECT %s FROM trace_agg_keys EXCEPT SELECT %s FROM trace_agg_fresh) AS g",
+					keys.data, keys.data);
+	if (writers == NIL)
+		appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t USING %s "
+						 "WHERE %s RETURNING 1) ",
+						 fanout_qualified_name(targetid), gone, key_match(keycols, "t", "g"));
+	else
+		appendStringInfo(&sql, "trace_agg_deleted AS (UPDATE %s AS t SET (%s) = "
+						 "(SELECT %s FROM %s AS s WHERE false) FROM %s WHERE %s RETURNING 1) ",
+						 fanout_qualified_name(targetid), empty_cols.data, empty_select.data,
+						 fanout_qualified_name(sourceid), gone, key_match(keycols, "t", "g"));
 	appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
 						   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
 	stmts->keys_sql = sql.data;
@@ -350,9 +458,16 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 	appendStringInfo(&sql, "WITH trace_agg_fresh AS MATERIALIZED (SELECT %s FROM %s AS s WHERE %s%s%s, %s, ",
 					 select.data, fanout_qualified_name(sourceid), where, not_null.data,
 					 fresh_tail, upsert);
-	appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t WHERE "
-					 "NOT EXISTS (SELECT FROM trace_agg_fresh AS f WHERE %s) RETURNING 1) ",
-					 fanout_qualified_name(targetid), key_match(keycols, "t", "f"));
+	if (writers == NIL)
+		appendStringInfo(&sql, "trace_agg_deleted AS (DELETE FROM %s AS t WHERE "
+						 "NOT EXISTS (SELECT FROM trace_agg_fresh AS f WHERE %s) RETURNING 1) ",
+						 fanout_qualified_name(targetid), key_match(keycols, "t", "f"));
+	else
+		appendStringInfo(&sql, "trace_agg_deleted AS (UPDATE %s AS t SET (%s) = "
+						 "(SELECT %s FROM %s AS s WHERE false) WHERE "
+						 "NOT EXISTS (SELECT FROM trace_agg_fresh AS f WHERE %s) RETURNING 1) ",
+						 fanout_qualified_name(targetid), empty_cols.data, empty_select.data,
+						 fanout_qualified_name(sourceid), key_match(keycols, "t", "f"));
 	appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
 						   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
 	stmts->full_sql = sql.data;

@@ -448,7 +448,7 @@ gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, b
 		 */
 		derived_check_source_access(sourceid, view->ownerid, view->name, false);
 		derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
-								 has_old, has_new, &stmts);
+								 has_old, has_new, &stmts, NULL, NIL);
 		if (truncate)
 		{
 			PendingKeys whole = {0};

@@ -8,8 +8,10 @@
  * row of trace_agg.derived_view naming it, its source and its target by
  * OID, and statement triggers on the source (derived_trigger.c).  Its
  * source is a stored table whose rows change, and every statement writing
- * it recomputes the keys it touched, so the view is the only writer of its
- * target: rows of keys the source no longer has are deleted.
+ * it recomputes the keys it touched.  It is the only derived view writing
+ * its target; materialized views may write the target's other columns
+ * (derived_build.c).  Rows of keys the source no longer has are deleted,
+ * or, when materialized views share the target, keep what those merged.
  *
  * Chains: a derived view's source may be the target of a materialized view
  * or of another derived view (their upserts and deletes fire its triggers),
@@ -64,13 +66,17 @@ writer_of(Oid relid, bool materialized)
 /*
  * What create_materialized_view must refuse besides its own rules: reading
  * a derived target (the fan-out trigger sees only inserted rows, while a
- * recomputation updates and deletes) and writing one (a derived view is
- * its target's only writer: it deletes the rows of keys its source lost).
- * Must run inside SPI.
+ * recomputation updates and deletes), and writing a derived target's
+ * columns that its derived view writes (COLUMNS, the view's outputs: they
+ * must be disjoint besides the key, and the derived view must be able to
+ * share its target; derived_build_statements checks both).  Must run
+ * inside SPI with search_path pinned.
  */
 void
-derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname)
+derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname, List *columns)
 {
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(targetid)};
 	char	   *writer;
 
 	if ((writer = writer_of(sourceid, false)) != NULL)
@@ -80,12 +86,20 @@ derived_check_materialized_view(Oid sourceid, Oid targetid, const char *viewname
 						viewname, get_rel_name(sourceid), writer),
 				 errdetail("A materialized view receives only inserted rows, and a derived view also updates and deletes its target's rows."),
 				 errhint("Read the table with a derived view instead.")));
-	if ((writer = writer_of(targetid, false)) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("materialized view \"%s\" cannot write table \"%s\", the target of derived view %s",
-						viewname, get_rel_name(targetid), writer),
-				 errdetail("A derived view is the only writer of its target.")));
+	trace_agg_catalog_execute("SELECT view, source, view::pg_catalog.text FROM trace_agg.derived_view "
+							  "WHERE target OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Oid			viewid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		Oid			dsource = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		char	   *dname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		DerivedStatements stmts;
+
+		derived_build_statements(viewid, dsource, targetid, dname, false, false, &stmts,
+								 viewname, columns);
+	}
 }
 
 /* Whether RELID is a trace_agg_null table. */
@@ -105,7 +119,7 @@ stores_nothing(Oid relid)
 
 /*
  * A derived view reads a stored table of its own and writes a table no
- * other view writes, and its chain does not loop back to its source.
+ * other derived view writes, and its chain does not loop back to its source.
  */
 static void
 check_tables(Oid sourceid, Oid targetid, const char *viewname)
@@ -154,13 +168,12 @@ check_tables(Oid sourceid, Oid targetid, const char *viewname)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("derived view \"%s\" cannot read and write the same table", viewname)));
-	if ((writer = writer_of(targetid, false)) != NULL ||
-		(writer = writer_of(targetid, true)) != NULL)
+	if ((writer = writer_of(targetid, false)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("derived view \"%s\" cannot write table \"%s\", which view %s writes",
+				 errmsg("derived view \"%s\" cannot write table \"%s\", which derived view %s writes",
 						viewname, get_rel_name(targetid), writer),
-				 errdetail("A derived view is the only writer of its target: it deletes the rows of keys its source no longer has.")));
+				 errdetail("A table has at most one derived view writing it; materialized views may write its other columns.")));
 	trace_agg_catalog_execute("SELECT view::pg_catalog.text FROM trace_agg.materialized_view "
 							  "WHERE source OPERATOR(pg_catalog.=) $2", 2, argtypes, args, NULL, true);
 	if (SPI_processed > 0)
@@ -406,7 +419,7 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	CommandCounterIncrement();
 
 	/* Every key the source holds now; rows already in the target are made to match. */
-	derived_build_statements(viewid, sourceid, targetid, name, true, true, &stmts);
+	derived_build_statements(viewid, sourceid, targetid, name, true, true, &stmts, NULL, NIL);
 	execute_as(GetUserId(), stmts.full_sql, name);
 
 	AtEOXact_GUC(false, nest);
@@ -501,7 +514,7 @@ refresh_view(Oid viewid, Oid sourceid, Oid targetid, Oid owner, const char *name
 
 	LockRelationOid(targetid, RowExclusiveLock);
 	derived_check_source_access(sourceid, owner, name, false);
-	derived_build_statements(viewid, sourceid, targetid, name, false, false, &stmts);
+	derived_build_statements(viewid, sourceid, targetid, name, false, false, &stmts, NULL, NIL);
 	execute_as(owner, stmts.full_sql, name);
 }
 
@@ -657,7 +670,8 @@ trace_agg_derived_view_statements(PG_FUNCTION_ARGS)
 		int			k;
 
 		derived_build_statements(viewid, sourceid, targetid,
-								 SPI_getvalue(views->vals[i], views->tupdesc, 4), true, true, &stmts);
+								 SPI_getvalue(views->vals[i], views->tupdesc, 4), true, true, &stmts,
+								 NULL, NIL);
 		oldcxt = MemoryContextSwitchTo(callcxt);
 		types = palloc(sizeof(Datum) * Max(stmts.nkeys, 1));
 		for (k = 0; k < stmts.nkeys; k++)

@@ -55,7 +55,8 @@ static const MergeRule merge_rules[] = {
 	{"pg_catalog", "sum",
 		"CASE WHEN %2$s IS NULL THEN %1$s WHEN %1$s IS NULL THEN %2$s "
 	"ELSE %1$s OPERATOR(pg_catalog.+) %2$s END", false},
-	{"pg_catalog", "count", "%1$s OPERATOR(pg_catalog.+) %2$s", false},
+	/* a row another view of the target made has no count yet */
+	{"pg_catalog", "count", "COALESCE(%1$s, 0) OPERATOR(pg_catalog.+) %2$s", false},
 	{"pg_catalog", "bool_or",
 		"CASE WHEN %2$s IS NULL THEN %1$s WHEN %1$s IS NULL THEN %2$s "
 	"ELSE %1$s OR %2$s END", true},

@@ -235,6 +235,8 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', 'n'};
 	int			nest;
+	List	   *columns = NIL;
+	ListCell   *lc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -288,7 +290,10 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 				 errdetail("The view runs with its owner's rights, who needs INSERT and UPDATE on table \"%s\".",
 						   get_rel_name(targetid))));
 	check_not_chained(sourceid, targetid, name);
-	derived_check_materialized_view(sourceid, targetid, name);
+	foreach(lc, query->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk)
+			columns = lappend(columns, lfirst_node(TargetEntry, lc)->resname);
+	derived_check_materialized_view(sourceid, targetid, name, columns);
 
 	/* CREATE on the schema and a free name, as for any view. */
 	if (isAnyTempNamespace(LookupCreationNamespace(rv->schemaname)))
