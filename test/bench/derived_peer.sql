@@ -19,6 +19,9 @@
 -- each statement, as trace_agg does.  The recomputed columns and sessions
 -- equal trace_agg's (the benchmark checks it).
 CREATE SCHEMA peer;
+-- The trigger functions name the tables unqualified: the benchmark renames
+-- the schema its clients write to, and sets their search_path to it.
+SET search_path = peer, public;
 
 CREATE UNLOGGED TABLE peer.observations_null (
     project_id            text NOT NULL,
@@ -100,7 +103,7 @@ CREATE FUNCTION peer.recompute_sessions(projects text[], sessions text[]) RETURN
 LANGUAGE sql AS $$
     WITH k AS (SELECT DISTINCT p AS project_id, s AS session_id FROM unnest(projects, sessions) AS u(p, s)
                WHERE s IS NOT NULL),
-    t AS (SELECT t.* FROM peer.traces t JOIN k USING (project_id, session_id)),
+    t AS (SELECT t.* FROM traces t JOIN k USING (project_id, session_id)),
     m AS (SELECT project_id, session_id, kind, jsonb_object_agg(key, v) AS map
           FROM (SELECT t.project_id, t.session_id, 1 AS kind, e.key, sum(e.value::numeric) AS v
                 FROM t, jsonb_each_text(t.usage_details) e GROUP BY 1, 2, 4
@@ -113,7 +116,7 @@ LANGUAGE sql AS $$
                      min(coalesce(start_time, "timestamp")) AS first_time,
                      max(coalesce(end_time, start_time, "timestamp")) AS last_time
               FROM t GROUP BY 1, 2),
-    up AS (INSERT INTO peer.sessions AS s
+    up AS (INSERT INTO sessions AS s
            SELECT f.project_id, f.session_id, f.trace_count, f.user_count, f.user_ids,
                   coalesce(mu.map, '{}'), coalesce(mc.map, '{}'), f.first_time, f.last_time
            FROM fresh f
@@ -124,7 +127,7 @@ LANGUAGE sql AS $$
                trace_count = excluded.trace_count, user_count = excluded.user_count, user_ids = excluded.user_ids,
                usage_details = excluded.usage_details, cost_details = excluded.cost_details,
                first_time = excluded.first_time, last_time = excluded.last_time)
-    DELETE FROM peer.sessions s USING (SELECT project_id, session_id FROM k EXCEPT SELECT project_id, session_id FROM fresh) g
+    DELETE FROM sessions s USING (SELECT project_id, session_id FROM k EXCEPT SELECT project_id, session_id FROM fresh) g
     WHERE s.project_id = g.project_id AND s.session_id = g.session_id $$;
 
 CREATE FUNCTION peer.observations_in() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -134,7 +137,7 @@ DECLARE
 BEGIN
     -- Each observation's latest version in the statement (of equal
     -- versions the later row), kept unless a newer one is stored.
-    INSERT INTO peer.observations AS o
+    INSERT INTO observations AS o
     SELECT DISTINCT ON (project_id, id) project_id, id, trace_id, parent_observation_id, type, name, start_time,
            end_time, level, model, usage_details, cost_details, input, output, version, event_ts
     FROM (SELECT n.*, row_number() OVER () AS arrival FROM new_rows n) b
@@ -150,7 +153,7 @@ BEGIN
 
     -- The statement's traces, recomputed from their observations.
     WITH k AS (SELECT DISTINCT project_id, trace_id FROM new_rows),
-    o AS (SELECT o.* FROM peer.observations o JOIN k USING (project_id, trace_id)),
+    o AS (SELECT o.* FROM observations o JOIN k USING (project_id, trace_id)),
     m AS (SELECT project_id, trace_id, kind, jsonb_object_agg(key, v) AS map
           FROM (SELECT o.project_id, o.trace_id, 1 AS kind, e.key, sum(e.value::numeric) AS v
                 FROM o, jsonb_each_text(o.usage_details) e GROUP BY 1, 2, 4
@@ -166,7 +169,7 @@ BEGIN
                      (array_agg(input ORDER BY start_time) FILTER (WHERE parent_observation_id IS NULL))[1] AS input,
                      (array_agg(output ORDER BY start_time) FILTER (WHERE parent_observation_id IS NULL))[1] AS output
               FROM o GROUP BY 1, 2),
-    up AS (INSERT INTO peer.traces AS t (project_id, id, start_time, end_time, observation_count, error_count,
+    up AS (INSERT INTO traces AS t (project_id, id, start_time, end_time, observation_count, error_count,
                                          level, usage_details, cost_details, root_name, input, output)
            SELECT f.project_id, f.trace_id, f.start_time, f.end_time, f.observation_count, f.error_count, f.level,
                   coalesce(mu.map, '{}'), coalesce(mc.map, '{}'), f.root_name, f.input, f.output
@@ -182,7 +185,7 @@ BEGIN
                input = excluded.input, output = excluded.output
            RETURNING t.project_id, t.session_id)
     SELECT array_agg(project_id), array_agg(session_id) INTO projects, sessions FROM up;
-    PERFORM peer.recompute_sessions(projects, sessions);
+    PERFORM recompute_sessions(projects, sessions);
     RETURN NULL;
 END $$;
 CREATE TRIGGER observations_in AFTER INSERT ON peer.observations_null
@@ -207,9 +210,9 @@ BEGIN
                    (SELECT array_agg(DISTINCT x ORDER BY x) FROM b b2, unnest(b2.score_ids) x
                     WHERE b2.project_id = b.project_id AND b2.id = b.id) AS score_ids
             FROM b GROUP BY project_id, id),
-    old AS (SELECT t.project_id, t.session_id FROM peer.traces t JOIN agg USING (project_id, id)
+    old AS (SELECT t.project_id, t.session_id FROM traces t JOIN agg USING (project_id, id)
             WHERE t.session_id IS NOT NULL),
-    up AS (INSERT INTO peer.traces AS t (project_id, id, "timestamp", name, user_id, session_id, environment,
+    up AS (INSERT INTO traces AS t (project_id, id, "timestamp", name, user_id, session_id, environment,
                                          tags, bookmarked, bookmarked_ts, score_ids)
            SELECT project_id, id, ts, name, user_id, session_id, environment, coalesce(tags, '{}'),
                   bookmarked, bookmarked_ts, coalesce(score_ids, '{}')
@@ -229,8 +232,16 @@ BEGIN
            RETURNING t.project_id, t.session_id)
     SELECT array_agg(project_id), array_agg(session_id) INTO projects, sessions
     FROM (SELECT * FROM up UNION SELECT * FROM old) s;
-    PERFORM peer.recompute_sessions(projects, sessions);
+    PERFORM recompute_sessions(projects, sessions);
     RETURN NULL;
 END $$;
 CREATE TRIGGER traces_in AFTER INSERT ON peer.traces_null
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION peer.traces_in();
+
+-- The read view, with the columns of trace_agg's obs.traces_all.
+CREATE VIEW peer.traces_all AS
+SELECT project_id, id, "timestamp", coalesce(name, root_name) AS name, user_id, session_id,
+       environment, tags, coalesce(bookmarked, false) AS bookmarked, score_ids, start_time, end_time,
+       coalesce(observation_count, 0) AS observation_count, coalesce(error_count, 0) AS error_count,
+       level, usage_details, cost_details, input, output
+FROM peer.traces;
