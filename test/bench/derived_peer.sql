@@ -97,10 +97,19 @@ CREATE TABLE peer.sessions (
     PRIMARY KEY (project_id, session_id));
 CREATE INDEX ON peer.sessions (project_id, first_time DESC);
 
--- The sessions of the traces (project_id, id) in keys, recomputed from
--- traces; a session left without traces is deleted.
+-- The sessions (projects[i], sessions[i]) recomputed from traces; a session
+-- left without traces is deleted.  A session's traces may be written by
+-- concurrent transactions (clients split the stream by trace), so each
+-- session is locked first (transaction advisory locks, in order, so that
+-- single statements cannot deadlock) and recomputed by the next statement,
+-- whose snapshot sees every transaction that held its lock before as
+-- committed: else two transactions could each recompute it without the
+-- other's traces, and the last to write would leave it wrong.
 CREATE FUNCTION peer.recompute_sessions(projects text[], sessions text[]) RETURNS void
 LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(h) FROM (
+        SELECT DISTINCT hashtext(p || '/' || s) AS h FROM unnest(projects, sessions) AS u(p, s)
+        WHERE s IS NOT NULL ORDER BY 1) l;
     WITH k AS (SELECT DISTINCT p AS project_id, s AS session_id FROM unnest(projects, sessions) AS u(p, s)
                WHERE s IS NOT NULL),
     t AS (SELECT t.* FROM traces t JOIN k USING (project_id, session_id)),
