@@ -36,10 +36,13 @@ $(OBJS): $(wildcard src/*.h)
 # The benchmark and the ingest profile (test/bench/): make bench [EVENTS=N]
 # (N events of each stream shape; TA_BENCH_SHAPES, TA_BENCH_CLIENTS and
 # TA_BENCH_CLICKHOUSE=0 narrow it), make profile [EVENTS=N] (TA_BENCH_SHAPE=light
-# profiles the light stream)
-.PHONY: bench profile matrix
+# profiles the light stream), make bench-derived [EVENTS=N] (the observation
+# stream into the observation setup, its plain-SQL peer and the traces setup)
+.PHONY: bench bench-derived profile matrix
 bench:
 	test/bench/run $(EVENTS)
+bench-derived:
+	test/bench/derived_run $(EVENTS)
 profile:
 	test/bench/profile $(EVENTS)
 
