@@ -19,12 +19,15 @@
 #include "access/htup_details.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_rewrite.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
 #include "rewrite/rewriteSupport.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -268,6 +271,24 @@ trace_agg_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args
 	if (rc < 0)
 		elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * One creation of a view, of either kind, at a time until commit, so that
+ * each one's checks (one writer per target, no cycle, no materialized view
+ * over a derived target) see every view created before it.  The lock is on
+ * the extension's own pg_extension entry, which no DROP of another object
+ * takes (the drop event triggers only read the catalogs, unless the drop
+ * concerns a view), so an open transaction that created a view holds back
+ * other creations only.  The checks then read the catalogs under the
+ * snapshot pushed here, taken once the lock is held (under READ COMMITTED
+ * it sees the creations that held it before); the caller pops it.
+ */
+void
+trace_agg_lock_view_creation(void)
+{
+	LockDatabaseObject(ExtensionRelationId, get_extension_oid("trace_agg", false), 0, ExclusiveLock);
+	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
 /* The owner of a relation; InvalidOid if it is gone. */
