@@ -277,7 +277,7 @@ build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
 	/*
 	 * The upsert writes keys in key order, so that sessions maintaining
 	 * overlapping keys of one target lock its rows in the same order (they
-	 * already hold the keys' advisory locks, taken in hash order).
+	 * already hold the keys' locks, taken in hash order).
 	 */
 	upsert = psprintf("trace_agg_upserted AS (INSERT INTO %s AS t (%s) SELECT %s FROM trace_agg_fresh "
 					  "ORDER BY %s ON CONFLICT (%s) %s%s RETURNING 1)",

@@ -14,8 +14,9 @@
  * name):
  *
  *   1. locks the keys: one transaction-level lock per key of the target
- *      (on an advisory tag SQL cannot take), taken in the order of the keys' hashes, so that two
- *      transactions changing rows of the same key take turns, and two
+ *      (on an advisory tag SQL cannot take), taken in the order of the
+ *      keys' hashes, so that two transactions changing rows of the same
+ *      key take turns, and two
  *      single-statement transactions cannot deadlock on these locks (the
  *      two firings of an upsert lock their keys together); past
  *      trace_agg.derived_max_key_locks keys, the whole target instead;
@@ -54,7 +55,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"

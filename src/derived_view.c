@@ -626,8 +626,9 @@ trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
 
 /*
  * The statements that maintain the derived views of SOURCE, in the order
- * they run, each as its view's owner: the lock and the recomputation of
- * the keys a statement touched, passed as one array per key column ($1 ...,
+ * they run, each as its view's owner: the hashes of the keys a statement
+ * touched (maintenance locks them in C, in that order) and their
+ * recomputation, the keys passed as one array per key column ($1 ...,
  * of the types in key_types), and the recomputation of every key (creation,
  * TRUNCATE).  To read them, or EXPLAIN them after PREPARE.
  */
