@@ -22,6 +22,12 @@ GRANT INSERT ON sec.src TO sec_ingest;
 GRANT SELECT ON sec.src TO sec_attacker;
 RESET ROLE;
 
+-- The statements a source's views run, which lock the views until commit,
+-- are shown to a role with SELECT on the source or owning one of its views.
+SET ROLE sec_ingest;
+SELECT count(*) FROM trace_agg.materialized_view_statements('sec.src');
+RESET ROLE;
+
 -- No role writes the catalog directly, nor regenerates statements.
 SET ROLE sec_attacker;
 INSERT INTO trace_agg.materialized_view VALUES ('evil.x', 'sec.src', 'sec.tgt');

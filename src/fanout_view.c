@@ -294,12 +294,13 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	if (version)
 		version_attnum = replacing_version_column(query, targetid, version, name);
 
+	check_rights(sourceid, targetid, name);
+
 	/*
 	 * For a backfill, no insert may run from before the backfill's snapshot
 	 * to the commit: it would be merged by neither.  This lock waits for the
 	 * inserting transactions and keeps new ones out (as CREATE TRIGGER's).
 	 */
-	check_rights(sourceid, targetid, name);
 	if (backfill)
 		LockRelationOid(sourceid, ShareRowExclusiveLock);
 	normalized = pg_get_querydef(copyObject(query), false);
