@@ -382,6 +382,8 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 	ListCell   *lc;
 	int			n = 0;
 	int			first;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	/*
 	 * Definitions and view queries are read as committed now, not as the
@@ -429,8 +431,16 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 		run->ownerid = all[first].ownerid;
 		run->nviews = end - first;
 		run->views = &all[first];
+		/*
+		 * Parsed as the run's owner, as it runs: the names of its query are
+		 * looked up with the owner's rights, not the inserting role's.
+		 */
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(run->ownerid, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 		run->sql = fanout_build_run_sql(run->views, run->nviews, rows ? rows : FANOUT_NEW_ROWS,
 										tombstones);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 		runs = lappend(runs, run);
 		first = end;
 	}
