@@ -233,6 +233,9 @@ SELECT trace_agg.create_materialized_view('bad', 'rr.latest',
     'SELECT max(e.k) AS k, max(e.v) AS version FROM rr.ev e', version => 'version');
 SELECT trace_agg.create_materialized_view('bad', 'rr.latest',
     'SELECT e.k, e.v AS version FROM rr.ev e', version => 'nope');
+-- A system column is no version column.
+SELECT trace_agg.create_materialized_view('bad', 'rr.latest',
+    'SELECT e.k, e.v AS version FROM rr.ev e', version => 'xmin');
 SELECT trace_agg.create_materialized_view('bad', 'rr.latest',
     'SELECT e.k, e.payload FROM rr.ev e', version => 'version');
 CREATE TABLE no_pkey (k int UNIQUE, v bigint);

@@ -22,6 +22,30 @@ GRANT INSERT ON sec.src TO sec_ingest;
 GRANT SELECT ON sec.src TO sec_attacker;
 RESET ROLE;
 
+-- The statements a source's views run, which lock the views until commit,
+-- are shown to a role with SELECT on the source or owning one of its views.
+SET ROLE sec_ingest;
+SELECT count(*) FROM trace_agg.materialized_view_statements('sec.src');
+RESET ROLE;
+-- A view's statement is built (its query parsed) as its owner: a role
+-- without USAGE on the schema of a function the view calls may insert.
+CREATE SCHEMA sec_priv AUTHORIZATION sec_owner;
+SET ROLE sec_owner;
+CREATE FUNCTION sec_priv.twice(bigint) RETURNS bigint
+    LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
+CREATE TABLE sec.tgt_twice (k text PRIMARY KEY, total bigint);
+SELECT trace_agg.create_materialized_view('sec.tgt_twice_mv', 'sec.tgt_twice',
+    'SELECT k, sum(sec_priv.twice(v)) AS total FROM sec.src GROUP BY k');
+RESET ROLE;
+SET ROLE sec_ingest;
+INSERT INTO sec.src VALUES ('twice', 4);
+RESET ROLE;
+SELECT * FROM sec.tgt_twice;
+SELECT trace_agg.drop_materialized_view('sec.tgt_twice_mv');
+DROP TABLE sec.tgt_twice;
+DELETE FROM sec.tgt WHERE k = 'twice';
+DROP SCHEMA sec_priv CASCADE;
+
 -- No role writes the catalog directly, nor regenerates statements.
 SET ROLE sec_attacker;
 INSERT INTO trace_agg.materialized_view VALUES ('evil.x', 'sec.src', 'sec.tgt');

@@ -17,6 +17,14 @@
 #define DERIVED_NEW_ROWS "trace_agg_new_rows"
 
 /*
+ * The last field of the advisory lock tags maintenance takes, on a whole
+ * target and on one key of it (objsubid in pg_locks): SQL's advisory lock
+ * functions use 1 and 2 only, so no session can take these.
+ */
+#define DERIVED_LOCK_TARGET 29796
+#define DERIVED_LOCK_KEY 29803
+
+/*
  * The statements that maintain one derived view.  The keys a statement
  * touched are one array per key column, passed as $1 ... $nkeys.
  */
@@ -25,7 +33,7 @@ typedef struct DerivedStatements
 	int			nkeys;
 	Oid		   *key_array_types;	/* of $1 ... $nkeys */
 	char	   *collect_sql;	/* adds a firing's keys to $1 ...; NULL without transition tables */
-	char	   *lock_sql;		/* locks the keys of $1 ..., in hash order */
+	char	   *lock_sql;		/* the hashes of the keys of $1 ..., in order: the locks to take */
 	char	   *keys_sql;		/* recomputes the keys of $1 ... */
 	char	   *full_sql;		/* recomputes every key (creation, TRUNCATE) */
 } DerivedStatements;

@@ -37,6 +37,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "utils/builtins.h"
@@ -173,19 +174,11 @@ check_disjoint(Relation target, List *writers, Bitmapset *produced, Bitmapset *k
 	}
 }
 
-/*
- * Build the statements of derived view VIEWID (named VIEWNAME in messages)
- * of SOURCEID into TARGETID.  HAS_OLD and HAS_NEW say which transition
- * tables the firing trigger has (both false: only the full recomputation is
- * wanted).  Checks the query against the target on the way: creating a view
- * calls this before anything runs, and so does creating a materialized view
- * NEW_VIEW writing NEW_COLUMNS of the target (else NULL and NIL).  Must run
- * inside SPI with search_path pinned to pg_catalog.
- */
-void
-derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
-						 bool has_old, bool has_new, DerivedStatements *stmts,
-						 const char *new_view, List *new_columns)
+/* derived_build_statements, as the view's owner. */
+static void
+build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
+				 bool has_old, bool has_new, DerivedStatements *stmts,
+				 const char *new_view, List *new_columns)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(viewid)};
@@ -385,7 +378,7 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 	/*
 	 * The upsert writes keys in key order, so that sessions maintaining
 	 * overlapping keys of one target lock its rows in the same order (they
-	 * already hold the keys' advisory locks, taken in hash order).
+	 * already hold the keys' locks, taken in hash order).
 	 */
 	upsert = psprintf("trace_agg_upserted AS (INSERT INTO %s AS t (%s) SELECT %s FROM trace_agg_fresh "
 					  "ORDER BY %s ON CONFLICT (%s) %s%s RETURNING 1)",
@@ -417,10 +410,8 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 		stmts->collect_sql = NULL;
 	affected = psprintf("SELECT * FROM ROWS FROM (%s) AS k(%s)", params.data, keys.data);
 
-	stmts->lock_sql = psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, l.h) FROM "
-							   "(SELECT DISTINCT pg_catalog.hash_record(ROW(%s)) AS h FROM (%s) AS k "
-							   "ORDER BY h) AS l",
-							   (int32) targetid, keys.data, affected);
+	stmts->lock_sql = psprintf("SELECT DISTINCT pg_catalog.hash_record(ROW(%s)) AS h FROM (%s) AS k "
+							   "ORDER BY h", keys.data, affected);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "WITH trace_agg_keys AS MATERIALIZED (%s), ", affected);
@@ -472,4 +463,40 @@ derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *vie
 						   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
 	stmts->full_sql = sql.data;
 	table_close(target, AccessShareLock);
+}
+
+/*
+ * Build the statements of derived view VIEWID (named VIEWNAME in messages)
+ * of SOURCEID into TARGETID.  HAS_OLD and HAS_NEW say which transition
+ * tables the firing trigger has (both false: only the full recomputation is
+ * wanted).  Checks the query against the target on the way: creating a view
+ * calls this before anything runs, and so does creating a materialized view
+ * NEW_VIEW writing NEW_COLUMNS of the target (else NULL and NIL).  Must run
+ * inside SPI with search_path pinned to pg_catalog.
+ *
+ * The view's text is read and parsed as the view's owner, in a
+ * security-restricted operation, as its statements run: the names it uses
+ * are looked up with the owner's rights (USAGE on the schemas of its
+ * functions and types), never with those of the role writing the source.
+ */
+void
+derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
+						 bool has_old, bool has_new, DerivedStatements *stmts,
+						 const char *new_view, List *new_columns)
+{
+	Oid			owner = fanout_relation_owner(viewid);
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("derived view \"%s\" does not exist", viewname),
+				 errdetail("It was dropped while its statements were being built.")));
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	build_statements(viewid, sourceid, targetid, viewname, has_old, has_new, stmts,
+					 new_view, new_columns);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 }

@@ -13,9 +13,10 @@
  * order the firings met them (views of one source in order of schema and
  * name):
  *
- *   1. locks the keys: one transaction-level advisory lock per key of the
- *      target, taken in the order of the keys' hashes, so that two
- *      transactions changing rows of the same key take turns, and two
+ *   1. locks the keys: one transaction-level lock per key of the target
+ *      (on an advisory tag SQL cannot take), taken in the order of the
+ *      keys' hashes, so that two transactions changing rows of the same
+ *      key take turns, and two
  *      single-statement transactions cannot deadlock on these locks (the
  *      two firings of an upsert lock their keys together); past
  *      trace_agg.derived_max_key_locks keys, the whole target instead;
@@ -54,7 +55,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -169,15 +169,32 @@ run_as_owner(const PendingKeys *p, const char *sql)
 }
 
 /*
+ * Take a transaction-level lock of MODE on key HASH of TARGETID, or with
+ * WHOLE on the whole target.  The tags are advisory ones whose last field
+ * (objsubid in pg_locks) SQL's advisory lock functions never use (they use
+ * 1 and 2), so that no role can take them and stall a target's writers.
+ */
+static void
+lock_key(Oid targetid, uint32 hash, bool whole, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, targetid, hash,
+						 whole ? DERIVED_LOCK_TARGET : DERIVED_LOCK_KEY);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
  * Lock and recompute the keys gathered for one view, then free the entry:
  * a transaction may run any number of statements.  Must run inside SPI.
  *
- * Every maintenance of a target first takes a lock on the whole target (an
- * advisory lock on its OID, of the one-bigint kind, which no key lock can
- * be): shared, then one lock per key; or, when the keys are more than
- * trace_agg.derived_max_key_locks, exclusive and no key lock, since every
- * lock held takes room in the server's lock table until commit.  Both are
- * taken before any key lock, so the order stays the same for all.
+ * Every maintenance of a target first takes a lock on the whole target
+ * (a tag of its own, which no key lock can be): shared, then one lock per
+ * key, in the order of the key hashes the view's lock statement returns;
+ * or, when the keys are more than trace_agg.derived_max_key_locks,
+ * exclusive and no key lock, since every lock held takes room in the
+ * server's lock table until commit.  Both are taken before any key lock,
+ * so the order stays the same for all.
  */
 static void
 maintain(PendingKeys *p)
@@ -191,11 +208,20 @@ maintain(PendingKeys *p)
 										   ARR_DIMS(DatumGetArrayTypeP(p->arrays[0])));
 
 		if (nkeys > max_key_locks)
-			DirectFunctionCall1(pg_advisory_xact_lock_int8, Int64GetDatum((int64) p->view.targetid));
+			lock_key(p->view.targetid, 0, true, ExclusiveLock);
 		else
 		{
-			DirectFunctionCall1(pg_advisory_xact_lock_shared_int8, Int64GetDatum((int64) p->view.targetid));
+			uint64		k;
+
+			lock_key(p->view.targetid, 0, true, ShareLock);
 			run_as_owner(p, p->stmts.lock_sql);
+			for (k = 0; k < SPI_processed; k++)
+			{
+				bool		isnull;
+				Datum		h = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull);
+
+				lock_key(p->view.targetid, (uint32) DatumGetInt32(h), false, ExclusiveLock);
+			}
 		}
 		run_as_owner(p, p->stmts.keys_sql);
 	}

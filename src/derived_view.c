@@ -330,6 +330,22 @@ execute_as(Oid roleid, const char *sql, const char *viewname)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
+/* What the creator of derived view VIEWNAME needs on its source and target. */
+static void
+check_rights(Oid sourceid, Oid targetid, const char *viewname)
+{
+	derived_check_source_access(sourceid, GetUserId(), viewname, true);
+	if (pg_class_aclcheck(targetid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
+		pg_class_aclcheck(targetid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK ||
+		pg_class_aclcheck(targetid, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to create derived view \"%s\"", viewname),
+				 errdetail("The view runs with its owner's rights, who needs SELECT, INSERT, UPDATE and DELETE on table \"%s\".",
+						   get_rel_name(targetid))));
+}
+
 PG_FUNCTION_INFO_V1(trace_agg_create_derived_view);
 Datum
 trace_agg_create_derived_view(PG_FUNCTION_ARGS)
@@ -371,6 +387,13 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	nest = fanout_pin_search_path();
 
 	/*
+	 * The rights first, so that a role without them never queues for the
+	 * locks below behind, or ahead of, the owner's writers; again once they
+	 * are held, as they may have changed meanwhile.
+	 */
+	check_rights(sourceid, targetid, name);
+
+	/*
 	 * Writers of the source wait until this commits (as for CREATE
 	 * TRIGGER), so that the target computed below misses no row and no
 	 * statement that commits later escapes the triggers.  The target too:
@@ -378,20 +401,9 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	 */
 	LockRelationOid(sourceid, ShareRowExclusiveLock);
 	LockRelationOid(targetid, ShareRowExclusiveLock);
-	/* One creation at a time, so that the checks below see every view. */
-	trace_agg_catalog_execute("LOCK TABLE trace_agg.derived_view, trace_agg.materialized_view "
-							  "IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
+	trace_agg_lock_view_creation();
 	check_tables(sourceid, targetid, name);
-	derived_check_source_access(sourceid, GetUserId(), name, true);
-	if (pg_class_aclcheck(targetid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-		pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
-		pg_class_aclcheck(targetid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK ||
-		pg_class_aclcheck(targetid, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to create derived view \"%s\"", name),
-				 errdetail("The view runs with its owner's rights, who needs SELECT, INSERT, UPDATE and DELETE on table \"%s\".",
-						   get_rel_name(targetid))));
+	check_rights(sourceid, targetid, name);
 
 	if (isAnyTempNamespace(LookupCreationNamespace(rv->schemaname)))
 		ereport(ERROR,
@@ -422,6 +434,7 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	derived_build_statements(viewid, sourceid, targetid, name, true, true, &stmts, NULL, NIL);
 	execute_as(GetUserId(), stmts.full_sql, name);
 
+	PopActiveSnapshot();
 	AtEOXact_GUC(false, nest);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -626,8 +639,9 @@ trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
 
 /*
  * The statements that maintain the derived views of SOURCE, in the order
- * they run, each as its view's owner: the lock and the recomputation of
- * the keys a statement touched, passed as one array per key column ($1 ...,
+ * they run, each as its view's owner: the hashes of the keys a statement
+ * touched (maintenance locks them in C, in that order) and their
+ * recomputation, the keys passed as one array per key column ($1 ...,
  * of the types in key_types), and the recomputation of every key (creation,
  * TRUNCATE).  To read them, or EXPLAIN them after PREPARE.
  */
@@ -656,6 +670,29 @@ trace_agg_derived_view_statements(PG_FUNCTION_ARGS)
 							  1, argtypes, args, NULL, true);
 	views = SPI_tuptable;
 	nviews = SPI_processed;
+
+	/*
+	 * Building the statements locks the source, the views and the targets
+	 * until commit: only a role that may read the source, or owns one of
+	 * its derived views, may see them.  Checked before anything is opened.
+	 */
+	if (pg_class_aclcheck(sourceid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+	{
+		bool		owns_one = false;
+
+		for (i = 0; i < nviews && !owns_one; i++)
+		{
+			bool		isnull;
+
+			owns_one = has_privs_of_role(GetUserId(),
+										 DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull)));
+		}
+		if (!owns_one)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for table %s", get_rel_name(sourceid)),
+					 errdetail("The statements of a table's derived views are shown to roles with SELECT on it and to the owners of its derived views.")));
+	}
 	for (i = 0; i < nviews; i++)
 	{
 		bool		isnull;

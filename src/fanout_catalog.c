@@ -19,12 +19,15 @@
 #include "access/htup_details.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_rewrite.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
 #include "rewrite/rewriteSupport.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -270,6 +273,24 @@ trace_agg_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args
 	return rc;
 }
 
+/*
+ * One creation of a view, of either kind, at a time until commit, so that
+ * each one's checks (one writer per target, no cycle, no materialized view
+ * over a derived target) see every view created before it.  The lock is on
+ * the extension's own pg_extension entry, which no DROP of another object
+ * takes (the drop event triggers only read the catalogs, unless the drop
+ * concerns a view), so an open transaction that created a view holds back
+ * other creations only.  The checks then read the catalogs under the
+ * snapshot pushed here, taken once the lock is held (under READ COMMITTED
+ * it sees the creations that held it before); the caller pops it.
+ */
+void
+trace_agg_lock_view_creation(void)
+{
+	LockDatabaseObject(ExtensionRelationId, get_extension_oid("trace_agg", false), 0, ExclusiveLock);
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
 /* The owner of a relation; InvalidOid if it is gone. */
 Oid
 fanout_relation_owner(Oid relid)
@@ -361,6 +382,8 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 	ListCell   *lc;
 	int			n = 0;
 	int			first;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	/*
 	 * Definitions and view queries are read as committed now, not as the
@@ -408,8 +431,16 @@ fanout_source_runs(Oid sourceid, Oid only_view, const char *rows, List **relids)
 		run->ownerid = all[first].ownerid;
 		run->nviews = end - first;
 		run->views = &all[first];
+		/*
+		 * Parsed as the run's owner, as it runs: the names of its query are
+		 * looked up with the owner's rights, not the inserting role's.
+		 */
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(run->ownerid, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 		run->sql = fanout_build_run_sql(run->views, run->nviews, rows ? rows : FANOUT_NEW_ROWS,
 										tombstones);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 		runs = lappend(runs, run);
 		first = end;
 	}

@@ -196,12 +196,20 @@ static AttrNumber
 replacing_version_column(Query *query, Oid targetid, const char *version, const char *viewname)
 {
 	ListCell   *lc;
+	AttrNumber	attnum = get_attnum(targetid, version);
 
-	if (get_attnum(targetid, version) == InvalidAttrNumber)
+	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("version column \"%s\" of materialized view \"%s\" does not exist in target table \"%s\"",
 						version, viewname, get_rel_name(targetid))));
+	/* A system column is no column the view can write. */
+	if (attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("version column \"%s\" of materialized view \"%s\" is a system column",
+						version, viewname),
+				 errhint("Name a column of target table \"%s\" that the view writes.", get_rel_name(targetid))));
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *te = lfirst_node(TargetEntry, lc);
@@ -214,6 +222,25 @@ replacing_version_column(Query *query, Oid targetid, const char *version, const 
 			 errmsg("materialized view \"%s\" does not write its version column \"%s\"", viewname, version),
 			 errhint("Select the version from the source under the column's name, as in s.last_updated_at AS last_updated_at.")));
 	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * What the creator of materialized view VIEWNAME needs on its source and
+ * target.  Checked before any lock is taken, so that a role without them
+ * never queues behind, or ahead of, the owner's writers; and again once the
+ * locks are held, as they may have changed meanwhile.
+ */
+static void
+check_rights(Oid sourceid, Oid targetid, const char *viewname)
+{
+	fanout_check_source_access(sourceid, GetUserId(), viewname, true);
+	if (pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
+		pg_class_aclcheck(targetid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to create materialized view \"%s\"", viewname),
+				 errdetail("The view runs with its owner's rights, who needs INSERT and UPDATE on table \"%s\".",
+						   get_rel_name(targetid))));
 }
 
 PG_FUNCTION_INFO_V1(trace_agg_create_materialized_view);
@@ -269,6 +296,8 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	if (version)
 		version_attnum = replacing_version_column(query, targetid, version, name);
 
+	check_rights(sourceid, targetid, name);
+
 	/*
 	 * For a backfill, no insert may run from before the backfill's snapshot
 	 * to the commit: it would be merged by neither.  This lock waits for the
@@ -278,17 +307,9 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 		LockRelationOid(sourceid, ShareRowExclusiveLock);
 	normalized = pg_get_querydef(copyObject(query), false);
 
-	/* One creation at a time, so that the checks below see every view. */
-	trace_agg_catalog_execute("LOCK TABLE trace_agg.materialized_view IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
+	trace_agg_lock_view_creation();
 	check_source_kind(sourceid, targetid, name);
-	fanout_check_source_access(sourceid, GetUserId(), name, true);
-	if (pg_class_aclcheck(targetid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
-		pg_class_aclcheck(targetid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to create materialized view \"%s\"", name),
-				 errdetail("The view runs with its owner's rights, who needs INSERT and UPDATE on table \"%s\".",
-						   get_rel_name(targetid))));
+	check_rights(sourceid, targetid, name);
 	check_not_chained(sourceid, targetid, name);
 	foreach(lc, query->targetList)
 		if (!lfirst_node(TargetEntry, lc)->resjunk)
@@ -330,6 +351,7 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 	if (backfill)
 		backfill_view(sourceid, viewid);
 
+	PopActiveSnapshot();
 	AtEOXact_GUC(false, nest);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -486,6 +508,37 @@ trace_agg_materialized_view_statements(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	nest = fanout_pin_search_path();
+
+	/*
+	 * Building the statements locks the source's views until commit: only
+	 * a role that may read the source, or owns one of its views, may see
+	 * them.  Checked before anything is opened.
+	 */
+	if (pg_class_aclcheck(sourceid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+		bool		owns_one = false;
+		uint64		i;
+
+		trace_agg_catalog_execute("SELECT c.relowner FROM trace_agg.materialized_view m "
+								  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.view "
+								  "WHERE m.source OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, args, NULL, true);
+		for (i = 0; i < SPI_processed && !owns_one; i++)
+		{
+			bool		isnull;
+
+			owns_one = has_privs_of_role(GetUserId(),
+										 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																		SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+		if (!owns_one)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for table %s", get_rel_name(sourceid)),
+					 errdetail("The statements of a table's materialized views are shown to roles with SELECT on it and to the owners of its views.")));
+	}
 	runs = fanout_source_runs(sourceid, InvalidOid, NULL, &relids);
 	foreach(lc, runs)
 	{

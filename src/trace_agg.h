@@ -11,5 +11,6 @@ extern int	trace_agg_zstd_level;
 /* fanout_catalog.c */
 extern int	trace_agg_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args,
 									  const char *nulls, bool read_only);
+extern void trace_agg_lock_view_creation(void);
 
 #endif							/* TRACE_AGG_H */

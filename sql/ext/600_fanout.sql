@@ -161,18 +161,26 @@ BEGIN
                   HINT = 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.';
     END LOOP;
 
-    FOR src IN
-        DELETE FROM trace_agg.materialized_view m
-        WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
-        RETURNING m.source
-    LOOP
-        IF NOT src = ANY (dropped)
-           AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
-           AND EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = 'trace_agg_fanout') THEN
-            EXECUTE format('DROP TRIGGER trace_agg_fanout ON %s', src);
-        END IF;
-    END LOOP;
-    DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
+    -- Only a drop that concerns a view or a TTL writes the catalogs: any
+    -- other only reads them, and never waits for a transaction that
+    -- created a view and is still open.
+    IF EXISTS (SELECT FROM trace_agg.materialized_view m
+               WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)) THEN
+        FOR src IN
+            DELETE FROM trace_agg.materialized_view m
+            WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
+            RETURNING m.source
+        LOOP
+            IF NOT src = ANY (dropped)
+               AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
+               AND EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = 'trace_agg_fanout') THEN
+                EXECUTE format('DROP TRIGGER trace_agg_fanout ON %s', src);
+            END IF;
+        END LOOP;
+    END IF;
+    IF EXISTS (SELECT FROM trace_agg.ttl t WHERE t.target = ANY (dropped)) THEN
+        DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
+    END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION trace_agg.guard_drop() FROM PUBLIC;

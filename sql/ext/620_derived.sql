@@ -56,7 +56,7 @@ CREATE FUNCTION trace_agg.derived_view_statements(source regclass,
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'trace_agg_derived_view_statements' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
-    'the statements that maintain the derived views of source, in order, each as its view''s owner: the lock and the recomputation of the keys a statement touched (one array per key column, of key_types, as $1 ...), and the recomputation of every key';
+    'the statements that maintain the derived views of source, in order, each as its view''s owner: the hashes of the keys a statement touched, whose locks maintenance takes in that order (keys as one array per key column, of key_types, as $1 ...), their recomputation, and the recomputation of every key; for roles with SELECT on source or owning one of its derived views';
 
 CREATE VIEW trace_agg.derived_views AS
     SELECT d.view, n.nspname AS schema, c.relname AS view_name, d.source, d.target,
@@ -100,6 +100,12 @@ BEGIN
                   HINT = 'Drop the derived view with trace_agg.drop_derived_view() first, or drop the table with CASCADE.';
     END LOOP;
 
+    -- A drop that concerns no derived view only reads the catalog: it
+    -- must not wait for a transaction that created a view and is still open.
+    IF NOT EXISTS (SELECT FROM trace_agg.derived_view v
+                   WHERE v.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v.view)) THEN
+        RETURN;
+    END IF;
     FOR src IN
         DELETE FROM trace_agg.derived_view v
         WHERE v.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v.view)

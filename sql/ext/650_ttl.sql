@@ -90,6 +90,12 @@ AS $$
 DECLARE
     t record;
 BEGIN
+    -- A drop that concerns no TTL only reads the catalog.
+    IF NOT EXISTS (SELECT FROM trace_agg.ttl x, pg_event_trigger_dropped_objects() o
+                   WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0
+                     AND o.objid IN (x.reference, x.per_key)) THEN
+        RETURN;
+    END IF;
     FOR t IN
         WITH dropped AS (
             SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o

@@ -1550,3 +1550,163 @@ END
 $fn$;
 COMMENT ON FUNCTION trace_agg.create_observation_tables(name) IS
     'create the observation-centric setup in schema: observations_null and observations (latest version of each), traces_null and traces (trace events merged, observation totals derived), sessions (derived from traces), and the read view traces_all';
+
+-- Security review of 2026-12-07
+-- Creations of views serialize on a lock of their own (src/fanout_catalog.c)
+-- instead of locking the catalogs, and the drop event triggers write the
+-- catalogs only when the drop concerns a view or a TTL: an open transaction
+-- that created a view no longer makes every DROP in the database wait.
+CREATE OR REPLACE FUNCTION trace_agg.guard_drop() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+    src regclass;
+    dropped oid[] := ARRAY(SELECT o.objid FROM pg_event_trigger_dropped_objects() o
+                           WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
+BEGIN
+    FOR d IN
+        SELECT m.target::oid AS table_oid, m.view::oid AS view
+        FROM trace_agg.materialized_view m
+        WHERE m.target = ANY (dropped) AND NOT m.view = ANY (dropped)
+          AND EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
+        LIMIT 1
+    LOOP
+        RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
+                        (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
+                         WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Materialized view %s writes it.', d.view::regclass),
+                  HINT = 'Drop the materialized view with trace_agg.drop_materialized_view() first, or drop the table with CASCADE.';
+    END LOOP;
+
+    -- Only a drop that concerns a view or a TTL writes the catalogs: any
+    -- other only reads them, and never waits for a transaction that
+    -- created a view and is still open.
+    IF EXISTS (SELECT FROM trace_agg.materialized_view m
+               WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)) THEN
+        FOR src IN
+            DELETE FROM trace_agg.materialized_view m
+            WHERE m.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = m.view)
+            RETURNING m.source
+        LOOP
+            IF NOT src = ANY (dropped)
+               AND NOT EXISTS (SELECT FROM trace_agg.materialized_view m WHERE m.source = src)
+               AND EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = src AND g.tgname = 'trace_agg_fanout') THEN
+                EXECUTE format('DROP TRIGGER trace_agg_fanout ON %s', src);
+            END IF;
+        END LOOP;
+    END IF;
+    IF EXISTS (SELECT FROM trace_agg.ttl t WHERE t.target = ANY (dropped)) THEN
+        DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION trace_agg.guard_drop_derived() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+    src regclass;
+    dropped oid[] := ARRAY(SELECT o.objid FROM pg_event_trigger_dropped_objects() o
+                           WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0);
+BEGIN
+    FOR d IN
+        SELECT v.target::oid AS table_oid, v.view::oid AS view
+        FROM trace_agg.derived_view v
+        WHERE v.target = ANY (dropped) AND NOT v.view = ANY (dropped)
+          AND EXISTS (SELECT FROM pg_class c WHERE c.oid = v.view)
+        LIMIT 1
+    LOOP
+        RAISE EXCEPTION 'cannot drop table % because trace_agg uses it',
+                        (SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
+                         WHERE o.objid = d.table_oid AND o.classid = 'pg_class'::regclass AND o.objsubid = 0)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Derived view %s writes it.', d.view::regclass),
+                  HINT = 'Drop the derived view with trace_agg.drop_derived_view() first, or drop the table with CASCADE.';
+    END LOOP;
+
+    -- A drop that concerns no derived view only reads the catalog: it
+    -- must not wait for a transaction that created a view and is still open.
+    IF NOT EXISTS (SELECT FROM trace_agg.derived_view v
+                   WHERE v.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v.view)) THEN
+        RETURN;
+    END IF;
+    FOR src IN
+        DELETE FROM trace_agg.derived_view v
+        WHERE v.view = ANY (dropped) OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v.view)
+        RETURNING v.source
+    LOOP
+        IF NOT src = ANY (dropped)
+           AND NOT EXISTS (SELECT FROM trace_agg.derived_view v WHERE v.source = src) THEN
+            FOR d IN
+                SELECT g.tgname, g.tgrelid::regclass AS rel
+                FROM pg_trigger g
+                WHERE g.tgrelid IN (SELECT relid FROM pg_partition_tree(src) UNION SELECT src)
+                  AND g.tgname IN ('trace_agg_derived_insert', 'trace_agg_derived_update',
+                                   'trace_agg_derived_delete', 'trace_agg_derived_truncate')
+            LOOP
+                EXECUTE format('DROP TRIGGER %I ON %s', d.tgname, d.rel);
+            END LOOP;
+        END IF;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION trace_agg.detach_dropped_reference() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    -- A drop that concerns no TTL only reads the catalog.
+    IF NOT EXISTS (SELECT FROM trace_agg.ttl x, pg_event_trigger_dropped_objects() o
+                   WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0
+                     AND o.objid IN (x.reference, x.per_key)) THEN
+        RETURN;
+    END IF;
+    FOR t IN
+        WITH dropped AS (
+            SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
+            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0),
+        removed AS (
+            DELETE FROM trace_agg.ttl x USING dropped d
+            WHERE x.per_key = d.objid AND x.ttl IS NULL AND x.target NOT IN (SELECT objid FROM dropped)
+            RETURNING x.target, format('table %s is no longer the per-key rules of the TTL of table %s, which is removed',
+                                       d.object_identity, x.target) AS message),
+        detached AS (
+            UPDATE trace_agg.ttl x
+            SET reference = CASE WHEN x.reference IN (SELECT objid FROM dropped) THEN NULL ELSE x.reference END,
+                per_key = CASE WHEN x.per_key IN (SELECT objid FROM dropped) THEN NULL ELSE x.per_key END
+            FROM trace_agg.ttl o
+            WHERE o.target = x.target
+              AND (x.reference IN (SELECT objid FROM dropped) OR x.per_key IN (SELECT objid FROM dropped))
+              AND x.target NOT IN (SELECT objid FROM dropped)
+              AND x.target NOT IN (SELECT target FROM removed)
+            RETURNING x.target, concat_ws('; ',
+                (SELECT format('table %s is no longer the reference of the TTL of table %s', d.object_identity, x.target)
+                 FROM dropped d WHERE d.objid = o.reference),
+                (SELECT format('table %s is no longer the per-key rules of the TTL of table %s', d.object_identity, x.target)
+                 FROM dropped d WHERE d.objid = o.per_key)) AS message)
+        SELECT * FROM removed UNION ALL SELECT * FROM detached ORDER BY message
+    LOOP
+        RAISE NOTICE '%', t.message;
+        -- A view reading a dropped table makes the drop guard refuse it.
+        IF NOT EXISTS (SELECT FROM trace_agg.materialized_view m, pg_event_trigger_dropped_objects() o
+                       WHERE m.target = t.target AND o.classid = 'pg_class'::regclass
+                         AND o.objid = m.source) THEN
+            PERFORM trace_agg.rebuild_materialized_views(t.target);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- The lock statement of a derived view now returns its keys' hashes, whose
+-- locks maintenance takes in C on tags SQL cannot take; the function checks
+-- the caller's rights before opening anything.
+COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
+    'the statements that maintain the derived views of source, in order, each as its view''s owner: the hashes of the keys a statement touched, whose locks maintenance takes in that order (keys as one array per key column, of key_types, as $1 ...), their recomputation, and the recomputation of every key; for roles with SELECT on source or owning one of its derived views';
