@@ -303,17 +303,6 @@ derived_ensure_triggers(Oid relid)
 	}
 }
 
-/* A view name as given, possibly qualified; unqualified: the target's schema. */
-static RangeVar *
-view_range_var(text *name, Oid targetid)
-{
-	RangeVar   *rv = makeRangeVarFromNameList(textToQualifiedNameList(name));
-
-	if (rv->schemaname == NULL && OidIsValid(targetid))
-		rv->schemaname = get_namespace_name(get_rel_namespace(targetid));
-	return rv;
-}
-
 /* Run SQL as ROLEID in a security-restricted operation, as maintenance does. */
 static void
 execute_as(Oid roleid, const char *sql, const char *viewname)
@@ -378,7 +367,7 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("derived view \"%s\" needs READ COMMITTED", name),
 				 errdetail("Its target is computed from the source as committed once the source is locked; a transaction snapshot taken earlier would miss rows.")));
-	rv = view_range_var(PG_GETARG_TEXT_PP(0), targetid);
+	rv = fanout_view_range_var(PG_GETARG_TEXT_PP(0), targetid);
 
 	SPI_connect();
 	fanout_check_catalog_version();
@@ -441,77 +430,15 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 }
 
 /*
- * Drop a derived view: its owner may, and so may the owners of its source
- * and of its target (as DROP TABLE ... CASCADE would drop it).  The drop
- * event trigger (trace_agg.guard_drop_derived) forgets the definition and,
- * with the source's last derived view, its triggers; the target keeps its
- * rows.
+ * Drop a derived view, as drop_materialized_view does (fanout_drop_view):
+ * the target keeps its rows, and the source's last derived view takes its
+ * triggers with it.
  */
 PG_FUNCTION_INFO_V1(trace_agg_drop_derived_view);
 Datum
 trace_agg_drop_derived_view(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bool		if_exists = PG_GETARG_BOOL(1);
-	RangeVar   *rv = view_range_var(PG_GETARG_TEXT_PP(0), InvalidOid);
-	Oid			viewid;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1];
-	Oid			owner;
-	Oid			sourceid;
-	Oid			targetid;
-	const char *behavior = "";
-	bool		isnull;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			nest;
-
-	/* As drop_materialized_view: a source's owner names a view in a schema of another's. */
-	if (rv->schemaname)
-		viewid = get_relname_relid(rv->relname, get_namespace_oid(rv->schemaname, true));
-	else
-		viewid = RangeVarGetRelid(rv, NoLock, true);
-	args[0] = ObjectIdGetDatum(viewid);
-
-	SPI_connect();
-	fanout_check_catalog_version();
-	nest = fanout_pin_search_path();
-	SPI_execute_with_args("SELECT source::pg_catalog.oid, target::pg_catalog.oid FROM trace_agg.derived_view "
-						  "WHERE view OPERATOR(pg_catalog.=) $1",
-						  1, argtypes, args, NULL, true, 1);
-	if (SPI_processed == 0)
-	{
-		if (OidIsValid(viewid))
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("\"%s\" is not a derived view of trace_agg", name)));
-		ereport(if_exists ? NOTICE : ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("derived view \"%s\" does not exist%s", name, if_exists ? ", skipping" : "")));
-		AtEOXact_GUC(false, nest);
-		SPI_finish();
-		PG_RETURN_VOID();
-	}
-	sourceid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	targetid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	owner = fanout_relation_owner(viewid);
-	if (!has_privs_of_role(GetUserId(), owner))
-	{
-		if (!has_privs_of_role(GetUserId(), fanout_relation_owner(sourceid)) &&
-			!has_privs_of_role(GetUserId(), fanout_relation_owner(targetid)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("must be owner of derived view \"%s\", of its source or of its target", name)));
-		behavior = " CASCADE";
-	}
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	SPI_execute(psprintf("DROP VIEW %s%s", fanout_qualified_name(viewid), behavior), false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-
-	AtEOXact_GUC(false, nest);
-	SPI_finish();
+	fanout_drop_view(PG_GETARG_TEXT_PP(0), PG_GETARG_BOOL(1), true);
 	PG_RETURN_VOID();
 }
 
@@ -586,7 +513,7 @@ Datum
 trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	RangeVar   *rv = view_range_var(PG_GETARG_TEXT_PP(0), InvalidOid);
+	RangeVar   *rv = fanout_view_range_var(PG_GETARG_TEXT_PP(0), InvalidOid);
 	Oid			viewid;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];

@@ -70,6 +70,10 @@ extern void fanout_set_replacing_key(Query *query, Oid targetid, const char *vie
 extern char *fanout_replacing_order(Query *query, const char *viewname, Relation target,
 									AttrNumber version, List *dpcontext, char **replace_if);
 
+/* fanout_view.c */
+extern RangeVar *fanout_view_range_var(text *name, Oid targetid);
+extern void fanout_drop_view(text *name_arg, bool if_exists, bool derived);
+
 /* fanout_catalog.c */
 extern void fanout_check_catalog_version(void);
 extern Oid	fanout_relation_owner(Oid relid);

@@ -147,8 +147,8 @@ check_source_kind(Oid sourceid, Oid targetid, const char *viewname)
 }
 
 /* A view name as given, possibly qualified; unqualified: the target's schema. */
-static RangeVar *
-view_range_var(text *name, Oid targetid)
+RangeVar *
+fanout_view_range_var(text *name, Oid targetid)
 {
 	RangeVar   *rv = makeRangeVarFromNameList(textToQualifiedNameList(name));
 
@@ -286,7 +286,7 @@ trace_agg_create_materialized_view(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("materialized view name must not be empty")));
-	rv = view_range_var(PG_GETARG_TEXT_PP(0), targetid);
+	rv = fanout_view_range_var(PG_GETARG_TEXT_PP(0), targetid);
 
 	SPI_connect();
 	fanout_check_catalog_version();
@@ -405,21 +405,20 @@ trace_agg_rebuild_materialized_views(PG_FUNCTION_ARGS)
 }
 
 /*
- * Drop a materialized view: its owner may, and so may the owners of its
- * source and of its target, as DROP TABLE ... CASCADE would drop it too: a
- * view someone else put on your table must never keep you from inserting
- * into it or using it as you please.  The
- * Postgres view is dropped as its owner; the drop event trigger
- * (trace_agg.guard_drop) forgets the definition and, with the source's
- * last view, its trigger, whichever way the view goes.
+ * Drop a materialized view (DERIVED: a derived view): its owner may, and so
+ * may the owners of its source and of its target, as DROP TABLE ... CASCADE
+ * would drop it too: a view someone else put on your table must never keep
+ * you from writing it or using it as you please.  The Postgres view is
+ * dropped as its owner; the drop event triggers (trace_agg.guard_drop,
+ * trace_agg.guard_drop_derived) forget the definition and, with the
+ * source's last view, its triggers, whichever way the view goes.
  */
-PG_FUNCTION_INFO_V1(trace_agg_drop_materialized_view);
-Datum
-trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
+void
+fanout_drop_view(text *name_arg, bool if_exists, bool derived)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bool		if_exists = PG_GETARG_BOOL(1);
-	RangeVar   *rv = view_range_var(PG_GETARG_TEXT_PP(0), InvalidOid);
+	const char *kind = derived ? "derived" : "materialized";
+	char	   *name = text_to_cstring(name_arg);
+	RangeVar   *rv = fanout_view_range_var(name_arg, InvalidOid);
 	Oid			viewid;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
@@ -446,22 +445,23 @@ trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
 	SPI_connect();
 	fanout_check_catalog_version();
 	nest = fanout_pin_search_path();
-	SPI_execute_with_args("SELECT source::pg_catalog.oid, target::pg_catalog.oid FROM trace_agg.materialized_view "
-						  "WHERE view OPERATOR(pg_catalog.=) $1",
+	SPI_execute_with_args(psprintf("SELECT source::pg_catalog.oid, target::pg_catalog.oid FROM trace_agg.%s "
+								   "WHERE view OPERATOR(pg_catalog.=) $1",
+								   derived ? "derived_view" : "materialized_view"),
 						  1, argtypes, args, NULL, true, 1);
 	if (SPI_processed == 0)
 	{
 		if (OidIsValid(viewid))
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("\"%s\" is not a materialized view of trace_agg", name)));
+					 errmsg("\"%s\" is not a %s view of trace_agg", name, kind)));
 		ereport(if_exists ? NOTICE : ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("materialized view \"%s\" does not exist%s", name,
+				 errmsg("%s view \"%s\" does not exist%s", kind, name,
 						if_exists ? ", skipping" : "")));
 		AtEOXact_GUC(false, nest);
 		SPI_finish();
-		PG_RETURN_VOID();
+		return;
 	}
 	sourceid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	targetid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -472,7 +472,7 @@ trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
 			!has_privs_of_role(GetUserId(), fanout_relation_owner(targetid)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("must be owner of materialized view \"%s\", of its source or of its target", name)));
+					 errmsg("must be owner of %s view \"%s\", of its source or of its target", kind, name)));
 		/* what the view's owner built on it goes too, as with DROP TABLE ... CASCADE */
 		behavior = " CASCADE";
 	}
@@ -484,6 +484,13 @@ trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
 
 	AtEOXact_GUC(false, nest);
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(trace_agg_drop_materialized_view);
+Datum
+trace_agg_drop_materialized_view(PG_FUNCTION_ARGS)
+{
+	fanout_drop_view(PG_GETARG_TEXT_PP(0), PG_GETARG_BOOL(1), false);
 	PG_RETURN_VOID();
 }
 
