@@ -1291,6 +1291,12 @@ AS $$
 DECLARE
     t record;
 BEGIN
+    -- A drop that concerns no TTL only reads the catalog.
+    IF NOT EXISTS (SELECT FROM trace_agg.ttl x, pg_event_trigger_dropped_objects() o
+                   WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0
+                     AND o.objid IN (x.reference, x.per_key)) THEN
+        RETURN;
+    END IF;
     FOR t IN
         WITH dropped AS (
             SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
@@ -1556,6 +1562,8 @@ COMMENT ON FUNCTION trace_agg.create_observation_tables(name) IS
 -- instead of locking the catalogs, and the drop event triggers write the
 -- catalogs only when the drop concerns a view or a TTL: an open transaction
 -- that created a view no longer makes every DROP in the database wait.
+-- (detach_dropped_reference's check is in its definition of the per-key
+-- retention section above.)
 CREATE OR REPLACE FUNCTION trace_agg.guard_drop() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -1651,55 +1659,6 @@ BEGIN
             LOOP
                 EXECUTE format('DROP TRIGGER %I ON %s', d.tgname, d.rel);
             END LOOP;
-        END IF;
-    END LOOP;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION trace_agg.detach_dropped_reference() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    t record;
-BEGIN
-    -- A drop that concerns no TTL only reads the catalog.
-    IF NOT EXISTS (SELECT FROM trace_agg.ttl x, pg_event_trigger_dropped_objects() o
-                   WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0
-                     AND o.objid IN (x.reference, x.per_key)) THEN
-        RETURN;
-    END IF;
-    FOR t IN
-        WITH dropped AS (
-            SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
-            WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0),
-        removed AS (
-            DELETE FROM trace_agg.ttl x USING dropped d
-            WHERE x.per_key = d.objid AND x.ttl IS NULL AND x.target NOT IN (SELECT objid FROM dropped)
-            RETURNING x.target, format('table %s is no longer the per-key rules of the TTL of table %s, which is removed',
-                                       d.object_identity, x.target) AS message),
-        detached AS (
-            UPDATE trace_agg.ttl x
-            SET reference = CASE WHEN x.reference IN (SELECT objid FROM dropped) THEN NULL ELSE x.reference END,
-                per_key = CASE WHEN x.per_key IN (SELECT objid FROM dropped) THEN NULL ELSE x.per_key END
-            FROM trace_agg.ttl o
-            WHERE o.target = x.target
-              AND (x.reference IN (SELECT objid FROM dropped) OR x.per_key IN (SELECT objid FROM dropped))
-              AND x.target NOT IN (SELECT objid FROM dropped)
-              AND x.target NOT IN (SELECT target FROM removed)
-            RETURNING x.target, concat_ws('; ',
-                (SELECT format('table %s is no longer the reference of the TTL of table %s', d.object_identity, x.target)
-                 FROM dropped d WHERE d.objid = o.reference),
-                (SELECT format('table %s is no longer the per-key rules of the TTL of table %s', d.object_identity, x.target)
-                 FROM dropped d WHERE d.objid = o.per_key)) AS message)
-        SELECT * FROM removed UNION ALL SELECT * FROM detached ORDER BY message
-    LOOP
-        RAISE NOTICE '%', t.message;
-        -- A view reading a dropped table makes the drop guard refuse it.
-        IF NOT EXISTS (SELECT FROM trace_agg.materialized_view m, pg_event_trigger_dropped_objects() o
-                       WHERE m.target = t.target AND o.classid = 'pg_class'::regclass
-                         AND o.objid = m.source) THEN
-            PERFORM trace_agg.rebuild_materialized_views(t.target);
         END IF;
     END LOOP;
 END
