@@ -110,25 +110,31 @@ ta_mktemp() {
 	printf -v "$1" '%s' "$d"
 }
 
-# A TCP port nothing listens on.
+# A TCP port nothing listens on, below the kernel's ephemeral range: a port
+# in that range may be taken at any moment by the local end of an outgoing
+# connection, and a server could then not bind it.
 ta_free_port() {
-	local p
+	local p low=32768
+	[ -r /proc/sys/net/ipv4/ip_local_port_range ] &&
+		read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	[ "$low" -gt 12000 ] || low=32768
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }
 
 # ta_start_instance DIR: initdb in DIR/data, start it on a free port with
-# its socket in DIR; exports PGHOST, PGPORT, PGUSER, PGDATABASE.
+# its socket in DIR; exports PGHOST, PGPORT, PGUSER, PGDATABASE.  A port
+# taken between the check and the server's bind (by another program) costs
+# a retry on another port, not the test (the last port line is the one
+# the server reads).
 ta_start_instance() {
-	local dir=$1 port
-	port=$(ta_free_port)
+	local dir=$1 port attempt
 	ta_as_pg "$TA_BINDIR/initdb" -D "$dir/data" -A trust -U postgres --no-sync \
 		--encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; return 1; }
 	cat >>"$dir/data/postgresql.conf" <<CONF
-port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 fsync = on
@@ -136,8 +142,13 @@ max_worker_processes = 16
 log_min_messages = warning
 CONF
 	[ -n "${TA_EXTRA_CONF:-}" ] && echo "$TA_EXTRA_CONF" >>"$dir/data/postgresql.conf"
-	ta_as_pg "$TA_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
-		{ cat "$dir/server.log" >&2; return 1; }
+	for attempt in 1 2 3 4 5; do
+		port=$(ta_free_port)
+		echo "port = $port" >>"$dir/data/postgresql.conf"
+		ta_as_pg "$TA_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null && break
+		grep -q 'Address already in use' "$dir/server.log" && [ "$attempt" -lt 5 ] ||
+			{ cat "$dir/server.log" >&2; return 1; }
+	done
 	export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 }
 
