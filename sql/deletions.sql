@@ -66,6 +66,22 @@ SELECT trace_agg.delete_keys('del.traces_null', NULL);
 -- The statement reads tombstones only while the source has some.
 SELECT statement LIKE '%trace_agg.tombstone%' AS filters_tombstones
 FROM trace_agg.materialized_view_statements('del.traces_null');
+-- Each prefix of a key is one equality with the tombstones' key (an index
+-- probe or one hash per batch, not every tombstone tested for every row).
+SELECT (length(statement) - length(replace(statement, 'z.key OPERATOR(pg_catalog.=) ARRAY[', '')))
+       / length('z.key OPERATOR(pg_catalog.=) ARRAY[') AS key_equalities
+FROM trace_agg.materialized_view_statements('del.traces_null');
+
+-- Key columns named like the tombstones' columns (source, key) are the
+-- row's: a deleted key stays deleted, the others are fed.
+CREATE TABLE del.kv_events (source text, key text, n int) USING trace_agg_null;
+CREATE TABLE del.kv (source text, key text, n bigint, PRIMARY KEY (source, key));
+SELECT trace_agg.create_materialized_view('del.kv_mv', 'del.kv',
+  $$SELECT source, key, sum(n) AS n FROM del.kv_events GROUP BY source, key$$);
+INSERT INTO del.kv_events VALUES ('a', 'x', 1), ('a', 'y', 2), ('b', 'x', 3);
+SELECT trace_agg.delete_keys('del.kv_events', ARRAY['a', 'x']) AS rows_deleted;
+INSERT INTO del.kv_events VALUES ('a', 'x', 10), ('a', 'y', 20), ('b', 'x', 30);
+SELECT * FROM del.kv ORDER BY source, key;
 
 -- After the window, a key is new again.
 SET trace_agg.tombstone_window = '1s';

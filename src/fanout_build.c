@@ -326,34 +326,37 @@ append_ttl_expired(StringInfo buf, const MergeParts *parts, const char *column_o
 /*
  * Leave out the rows of keys deleted by trace_agg.delete_keys() within the
  * tombstone window: a tombstone names a source and the leading values of
- * its views' keys (as text, in key order), so a row is dropped when
- * any of its key's prefixes is one.  Each prefix is one probe of the
- * tombstones' primary key.  Added only while the source has tombstones.
+ * its views' keys (as text, in key order), so a row is dropped when any of
+ * its key's prefixes is one.  Each prefix is an equality of its own, one
+ * probe of the tombstones' primary key per row (or one hash of them per
+ * batch): a single test of all prefixes (key IN (prefix, ...)) can only be
+ * checked against every tombstone for every row, and a source with tens of
+ * thousands of recent tombstones then took seconds per batch.  The row's
+ * columns are qualified with the alias s, the name the caller gives the
+ * rows, so that a key column named like a tombstone column still means the
+ * row's.  Added only while the source has tombstones.
  */
 static void
 append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourceid)
 {
 	StringInfoData prefix;
 	ListCell   *lc;
-	bool		first = true;
 
 	initStringInfo(&prefix);
-	appendStringInfo(buf, " NOT EXISTS (SELECT FROM trace_agg.tombstone AS z "
-					 "WHERE z.source OPERATOR(pg_catalog.=) %u::pg_catalog.oid::pg_catalog.regclass "
-					 "AND z.deleted_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) "
-					 "pg_catalog.current_setting('trace_agg.tombstone_window')::pg_catalog.interval) "
-					 "AND z.key IN (", sourceid);
 	foreach(lc, fanout_key_clause(query))
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
 
 		appendStringInfo(&prefix, "%s(%s)::pg_catalog.text", prefix.len ? ", " : "",
-						 deparse_expression((Node *) te->expr, dpcontext, false, false));
-		appendStringInfo(buf, "%sARRAY[%s]", first ? "" : ", ", prefix.data);
-		first = false;
+						 deparse_expression((Node *) te->expr, dpcontext, true, false));
+		appendStringInfo(buf, "%s NOT EXISTS (SELECT FROM trace_agg.tombstone AS z "
+						 "WHERE z.source OPERATOR(pg_catalog.=) %u::pg_catalog.oid::pg_catalog.regclass "
+						 "AND z.key OPERATOR(pg_catalog.=) ARRAY[%s] "
+						 "AND z.deleted_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) "
+						 "pg_catalog.current_setting('trace_agg.tombstone_window')::pg_catalog.interval))",
+						 foreach_current_index(lc) > 0 ? " AND" : "", sourceid, prefix.data);
 	}
-	appendStringInfoString(buf, "))");
 }
 
 /*
@@ -579,8 +582,7 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid, AttrNumber v
 	if (order_sensitive)
 		appendStringInfo(&aggregate,
 						 "(SELECT * FROM (SELECT *, pg_catalog.row_number() OVER () AS trace_agg_input_order "
-						 "FROM %s) AS n ORDER BY %s, trace_agg_input_order) AS s",
-						 rows, fanout_group_exprs(query, dpcontext));
+						 "FROM %s) AS s", rows);
 	else
 		appendStringInfo(&aggregate, "%s AS s", rows);
 	if (query->jointree->quals)
@@ -591,6 +593,14 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid, AttrNumber v
 		appendStringInfoString(&aggregate, query->jointree->quals ? " AND" : " WHERE");
 		append_tombstone_filter(&aggregate, query, dpcontext, tombstones_of);
 	}
+
+	/*
+	 * The filters come before the sort: a join with the tombstones may
+	 * return the rows in any order, and the sort by position restores it.
+	 */
+	if (order_sensitive)
+		appendStringInfo(&aggregate, " ORDER BY %s, trace_agg_input_order) AS s",
+						 fanout_group_exprs(query, dpcontext));
 	appendStringInfo(&aggregate, " GROUP BY %s", fanout_group_exprs(query, dpcontext));
 	parts->aggregate = aggregate.data;
 	table_close(target, AccessShareLock);
