@@ -18,7 +18,12 @@
 
 PG_MODULE_MAGIC;
 
-int			trace_agg_zstd_level = 3;
+/*
+ * Level 2, not the reference's ZSTD(3): each value is its own small frame,
+ * where level 2 compresses about 30% faster than 3 for payloads no more
+ * than 2% larger (see the README's Performance section).
+ */
+int			trace_agg_zstd_level = 2;
 
 void		_PG_init(void);
 
@@ -29,7 +34,7 @@ _PG_init(void)
 							"zstd compression level for large payloads kept in argmax_text states.",
 							"Levels 1 to 19; higher compresses better and costs more CPU.",
 							&trace_agg_zstd_level,
-							3, 1, 19,
+							2, 1, 19,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
