@@ -298,8 +298,10 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 												 dpcontext, false, false);
 
 			refuse(viewname, NULL,
-				   psprintf("Output %s = %s needs an output count(%s)%s beside it: a sum over rows whose values are all null is null, and only that count tells when no value is left.",
-							sum->col, sum->agg, arg,
+				   psprintf("Output %s = %s needs an output count(%s)%s beside it: a sum over rows whose values are all null (or over no row) is null, and only that count tells when no value is left.",
+							sum->col, sum->agg,
+							not_null_column((Node *) linitial_node(TargetEntry, sum->aggref->args)->expr, source)
+							? "*" : arg,
 							sum->aggref->aggfilter ? " with the same FILTER" : ""));
 		}
 	}
