@@ -227,6 +227,46 @@ SELECT * FROM latest_totals ORDER BY 1;
 SELECT count(*) AS differences FROM ((TABLE latest_totals EXCEPT ALL TABLE latest_totals_dv)
                                      UNION ALL (TABLE latest_totals_dv EXCEPT ALL TABLE latest_totals)) d;
 
+-- sum_map: per-key sums of maps; a key whose total falls to 0 stays while
+-- a row carries it, as in a recomputation, and goes with its last carrier.
+CREATE TABLE spans (id text PRIMARY KEY, trace_id text, usage trace_agg.uint64_map,
+                    cost trace_agg.decimal_map, level text);
+CREATE INDEX ON spans (trace_id);
+CREATE TABLE span_totals (trace_id text PRIMARY KEY, spans bigint, usage trace_agg.uint64_map,
+                          cost trace_agg.decimal_map, error_usage trace_agg.uint64_map);
+SELECT trace_agg.create_derived_view('bad', 'span_totals', $$
+    SELECT trace_id, count(*) AS spans, trace_agg.sum_map(usage::jsonb::trace_agg.decimal_map) AS usage
+    FROM spans GROUP BY trace_id$$, mode => 'delta');
+SELECT trace_agg.create_derived_view('span_totals_dv', 'span_totals', $$
+    SELECT trace_id, count(*) AS spans, trace_agg.sum_map(usage) AS usage, trace_agg.sum_map(cost) AS cost,
+           trace_agg.sum_map(usage) FILTER (WHERE level = 'ERROR') AS error_usage
+    FROM spans GROUP BY trace_id$$, mode => 'delta');
+CREATE FUNCTION span_differences() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM ((SELECT t::text FROM span_totals t EXCEPT ALL SELECT v::text FROM span_totals_dv v)
+                          UNION ALL (SELECT v::text FROM span_totals_dv v EXCEPT ALL SELECT t::text FROM span_totals t)) d
+$$;
+INSERT INTO spans VALUES ('s1', 't1', '{"in": 5, "out": 1}', '{"in": 0.5}', 'ERROR'),
+                         ('s2', 't1', NULL, '{"x": 0}', 'DEFAULT');
+SELECT * FROM span_totals;
+-- "out" leaves with its only carrier
+UPDATE spans SET usage = '{"in": 7}' WHERE id = 's1';
+SELECT * FROM span_totals;
+SELECT span_differences();
+-- a second carrier of "in" with 0, and a new key
+UPDATE spans SET usage = '{"in": 0, "z": 3}' WHERE id = 's2';
+SELECT span_differences();
+-- "in" at 0 stays while s2 carries it; negative decimals, "x" goes
+UPDATE spans SET usage = '{"in": 0}', cost = '{"x": -0.5, "in": 0.25}' WHERE id = 's2';
+UPDATE spans SET usage = '{}', level = 'DEFAULT' WHERE id = 's1';
+SELECT * FROM span_totals;
+SELECT span_differences();
+-- the last carrier of "in" goes: so does the key
+UPDATE spans SET usage = '{"z": 1}' WHERE id = 's2';
+SELECT * FROM span_totals;
+SELECT span_differences();
+DELETE FROM spans;
+SELECT count(*) FROM span_totals;
+
 -- A TTL cannot be set on a delta view's target later either.
 ALTER TABLE latest_totals ADD seen timestamptz;
 SELECT trace_agg.set_ttl('latest_totals', 'seen', interval '1 day');
@@ -234,6 +274,7 @@ SELECT trace_agg.set_ttl('latest_totals', 'seen', interval '1 day');
 SELECT trace_agg.drop_derived_view('sessions_dv');
 SELECT trace_agg.drop_derived_view('traces_dv');
 SELECT trace_agg.drop_derived_view('latest_totals_dv');
+SELECT trace_agg.drop_derived_view('span_totals_dv');
 SELECT trace_agg.drop_materialized_view('latest_mv');
 SELECT trace_agg.remove_ttl('ttl_target');
 RESET search_path;

@@ -18,12 +18,18 @@
  * gives, so the view's query is checked at creation (and at every build,
  * as the target may have changed):
  *
- *   - every output besides the keys is count(*), count(x) or sum(x), FILTER
- *     allowed, nothing around it, no DISTINCT: the change of a sum over a
- *     set of rows is the sum over the rows added minus the sum over the rows
- *     taken away only for exact additions, so sums of smallint, integer,
- *     bigint and numeric only (a float sum depends on the order of its
- *     additions);
+ *   - every output besides the keys is count(*), count(x), sum(x) or
+ *     trace_agg.sum_map(m), FILTER allowed, nothing around it, no DISTINCT:
+ *     the change of a sum over a set of rows is the sum over the rows added
+ *     minus the sum over the rows taken away only for exact additions, so
+ *     sums of smallint, integer, bigint and numeric only (a float sum
+ *     depends on the order of its additions); sum_map's are exact;
+ *   - a sum_map keeps a key whose total is 0 as long as a row carries it
+ *     (README: keys whose total is 0 are kept), which its total alone
+ *     cannot tell: when the rows a statement took away leave a key at 0
+ *     and none of its new rows carries it, the key's other rows are looked
+ *     for in the source (its only read there, an index scan of the key's
+ *     rows);
  *   - an unfiltered count(*): a key's row is deleted when it reaches 0, as a
  *     recomputation finds no row;
  *   - each sum(x) has a count(x) with the same FILTER beside it (or, when x
@@ -46,6 +52,7 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -66,7 +73,8 @@ typedef enum DeltaKind
 {
 	DELTA_COUNT_STAR,
 	DELTA_COUNT,
-	DELTA_SUM
+	DELTA_SUM,
+	DELTA_SUM_MAP
 } DeltaKind;
 
 /* One aggregate output of the view. */
@@ -77,6 +85,9 @@ typedef struct DeltaOutput
 	const char *col;			/* its target column, quoted */
 	char	   *agg;			/* the aggregate as written, over "s" */
 	const char *count_col;		/* DELTA_SUM: the count telling whether it is null */
+	char	   *map_type;		/* DELTA_SUM_MAP: the map's type, qualified */
+	char	   *map_arg;		/* DELTA_SUM_MAP: the aggregated map, over "s" */
+	char	   *filter;			/* DELTA_SUM_MAP: its FILTER over "s", or NULL */
 } DeltaOutput;
 
 /* Refuse delta mode for VIEWNAME, DETAIL saying why. */
@@ -121,8 +132,11 @@ classify(Aggref *agg, const char *column, const char *viewname)
 							format_type_be(argtype)));
 		return DELTA_SUM;
 	}
+	if (get_func_namespace(agg->aggfnoid) == get_namespace_oid("trace_agg", true) &&
+		strcmp(name, "sum_map") == 0)
+		return DELTA_SUM_MAP;
 	refuse(viewname, column,
-		   psprintf("Aggregate %s is not invertible: delta mode maintains count(*), count(x) and sum(x) only.", name));
+		   psprintf("Aggregate %s is not invertible: delta mode maintains count(*), count(x), sum(x) and trace_agg.sum_map(m) only.", name));
 	return DELTA_SUM;			/* not reached */
 }
 
@@ -156,6 +170,15 @@ check_column_type(Relation target, const DeltaOutput *out, const char *resname, 
 	bool		numeric_sum = out->kind == DELTA_SUM &&
 		linitial_oid(out->aggref->aggargtypes) == NUMERICOID;
 
+	if (out->kind == DELTA_SUM_MAP)
+	{
+		if (att->atttypid == out->aggref->aggtype)
+			return;
+		refuse(viewname, resname,
+			   psprintf("The column has type %s: a sum_map's changes are added with sum_map_merge and sum_map_subtract of its own type, %s.",
+						format_type_with_typemod(att->atttypid, att->atttypmod),
+						format_type_be(out->aggref->aggtype)));
+	}
 	if (numeric_sum)
 	{
 		Node	   *arg = (Node *) linitial_node(TargetEntry, out->aggref->args)->expr;
@@ -199,6 +222,7 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 				source_keys,
 				group,
 				not_null,
+				key_arrays,
 				changes,
 				side,
 				change_cols,
@@ -207,10 +231,14 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 				arrays,
 				sums,
 				insert_cols,
+				insert_values,
 				sets,
-				nulled_sets,
-				nulled_if,
+				fixed_sets,
+				fixed_if,
+				match,
+				source_match,
 				sql;
+	char	   *delta;
 	ListCell   *lc;
 	int			n;
 
@@ -232,6 +260,7 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 	initStringInfo(&source_keys);
 	initStringInfo(&group);
 	initStringInfo(&not_null);
+	initStringInfo(&key_arrays);
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *te = lfirst_node(TargetEntry, lc);
@@ -262,6 +291,14 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 				   "The aggregate calls a function that is not immutable: a row leaving the view would be weighed as it is when it leaves, not as it was when it came in.");
 		check_column_type(target, out, te->resname, viewname);
 		out->agg = deparse_expression((Node *) te->expr, dpcontext, true, false);
+		if (out->kind == DELTA_SUM_MAP)
+		{
+			out->map_type = format_type_be_qualified(out->aggref->aggtype);
+			out->map_arg = deparse_expression((Node *) linitial_node(TargetEntry, out->aggref->args)->expr,
+											  dpcontext, true, false);
+			out->filter = out->aggref->aggfilter
+				? deparse_expression((Node *) out->aggref->aggfilter, dpcontext, true, false) : NULL;
+		}
 		if (out->kind == DELTA_COUNT_STAR && out->aggref->aggfilter == NULL)
 			count_star = col;
 		outputs = lappend(outputs, out);
@@ -308,33 +345,98 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 	table_close(source, AccessShareLock);
 
 	/*
-	 * A firing's changes: per key, the aggregates over its new rows minus
-	 * those over its old rows, as numeric (exact, whatever the aggregate's
-	 * type), keys whose aggregates do not change left out; appended to the
-	 * arrays of the statement's earlier firings ($1 ...).
+	 * A firing's changes: per key, the aggregates over its new rows and
+	 * over its old rows.  A count or sum gives one change, new minus old, as
+	 * numeric (exact, whatever the aggregate's type); a sum_map gives two
+	 * maps, what its new rows add and what its old rows take away (a
+	 * uint64_map cannot hold a negative change).  Keys whose aggregates do
+	 * not change are left out; the rest are appended to the arrays of the
+	 * statement's earlier firings ($1 ...), one per key column and change.
 	 */
+	initStringInfo(&side);
 	initStringInfo(&changes);
 	initStringInfo(&change_cols);
 	initStringInfo(&nonzero);
 	initStringInfo(&params);
 	initStringInfo(&arrays);
 	initStringInfo(&sums);
-	initStringInfo(&side);
 	initStringInfo(&insert_cols);
+	initStringInfo(&insert_values);
 	initStringInfo(&sets);
-	initStringInfo(&nulled_sets);
-	initStringInfo(&nulled_if);
-	stmts->nparams = stmts->nkeys + list_length(outputs);
+	initStringInfo(&fixed_sets);
+	initStringInfo(&fixed_if);
+	initStringInfo(&match);
+	initStringInfo(&source_match);
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *te = lfirst_node(TargetEntry, lc);
+		const char *col = quote_identifier(te->resname);
+
+		if (te->resjunk || te->ressortgroupref == 0)
+			continue;
+		appendStringInfo(&key_arrays, "%spg_catalog.array_agg(k.%s)", key_arrays.len ? ", " : "", col);
+		appendStringInfo(&match, "%st.%s OPERATOR(pg_catalog.=) g.%s", match.len ? " AND " : "", col, col);
+		appendStringInfo(&source_match, "%s OPERATOR(pg_catalog.=) t.%s AND ",
+						 deparse_expression((Node *) te->expr, dpcontext, true, false), col);
+	}
+	stmts->nparams = stmts->nkeys;
+	foreach(lc, outputs)
+		stmts->nparams += ((DeltaOutput *) lfirst(lc))->kind == DELTA_SUM_MAP ? 2 : 1;
 	stmts->key_array_types = repalloc(stmts->key_array_types, sizeof(Oid) * stmts->nparams);
 	for (n = 0; n < stmts->nkeys; n++)
 		appendStringInfo(&params, "%spg_catalog.unnest($%d)", n ? ", " : "", n + 1);
+	n = stmts->nkeys;
 	foreach(lc, outputs)
 	{
 		DeltaOutput *out = lfirst(lc);
 		int			i = foreach_current_index(lc) + 1;
 
-		stmts->key_array_types[stmts->nkeys + i - 1] = NUMERICARRAYOID;
-		appendStringInfo(&params, ", pg_catalog.unnest($%d)", stmts->nkeys + i);
+		appendStringInfo(&insert_cols, ", %s", out->col);
+		if (out->kind == DELTA_SUM_MAP)
+		{
+			stmts->key_array_types[n++] = JSONBARRAYOID;
+			stmts->key_array_types[n++] = JSONBARRAYOID;
+			appendStringInfo(&params, ", pg_catalog.unnest($%d), pg_catalog.unnest($%d)", n - 1, n);
+			appendStringInfo(&side, ", %s::pg_catalog.jsonb AS trace_agg_d%d", out->agg, i);
+			appendStringInfo(&changes, ", %s AS trace_agg_p%d, %s AS trace_agg_m%d",
+							 has_new ? psprintf("COALESCE(p.trace_agg_d%d, '{}')", i) : "'{}'::pg_catalog.jsonb", i,
+							 has_old ? psprintf("COALESCE(m.trace_agg_d%d, '{}')", i) : "'{}'::pg_catalog.jsonb", i);
+			appendStringInfo(&change_cols, ", trace_agg_p%d, trace_agg_m%d", i, i);
+			appendStringInfo(&nonzero, "%sc.trace_agg_p%d IS DISTINCT FROM c.trace_agg_m%d",
+							 nonzero.len ? " OR " : "", i, i);
+			appendStringInfo(&arrays, ", pg_catalog.array_agg(k.trace_agg_p%d), pg_catalog.array_agg(k.trace_agg_m%d)",
+							 i, i);
+			appendStringInfo(&sums, ", trace_agg.sum_map(trace_agg_p%d::%s)::pg_catalog.jsonb AS trace_agg_p%d, "
+							 "trace_agg.sum_map(trace_agg_m%d::%s)::pg_catalog.jsonb AS trace_agg_m%d",
+							 i, out->map_type, i, i, out->map_type, i);
+			appendStringInfo(&insert_values, ", trace_agg_p%d::%s", i, out->map_type);
+			appendStringInfo(&sets, "%s%s = trace_agg.sum_map_merge(t.%s, excluded.%s)",
+							 sets.len ? ", " : "", out->col, out->col, out->col);
+
+			/*
+			 * What the old rows took away, subtracted; a key they carried
+			 * whose total falls to 0 and that no new row carries is kept
+			 * only if another row of the key still carries it, as a
+			 * recomputation would (a key's total is 0 when no row carries
+			 * it, so only those keys are looked for).
+			 */
+			appendStringInfo(&fixed_sets, "%s%s = CASE WHEN g.trace_agg_m%d OPERATOR(pg_catalog.=) '{}' THEN t.%s "
+							 "ELSE (SELECT COALESCE(pg_catalog.jsonb_object_agg(e.key, e.value), '{}') "
+							 "FROM pg_catalog.jsonb_each(trace_agg.sum_map_subtract(t.%s, g.trace_agg_m%d::%s)) AS e "
+							 "WHERE e.value OPERATOR(pg_catalog.<>) '0' "
+							 "OR NOT g.trace_agg_m%d OPERATOR(pg_catalog.?) e.key "
+							 "OR g.trace_agg_p%d OPERATOR(pg_catalog.?) e.key "
+							 "OR EXISTS (SELECT FROM %s AS s WHERE %s%s%s(%s)::pg_catalog.jsonb OPERATOR(pg_catalog.?) e.key))::%s END",
+							 fixed_sets.len ? ", " : "", out->col, i, out->col, out->col, i, out->map_type,
+							 i, i, fanout_qualified_name(sourceid), source_match.data, where,
+							 out->filter ? psprintf("(%s) AND ", out->filter) : "",
+							 out->map_arg, out->map_type);
+			appendStringInfo(&fixed_if, "%sg.trace_agg_m%d OPERATOR(pg_catalog.<>) '{}'",
+							 fixed_if.len ? " OR " : "", i);
+			continue;
+		}
+		stmts->key_array_types[n++] = NUMERICARRAYOID;
+		appendStringInfo(&params, ", pg_catalog.unnest($%d)", n);
 		appendStringInfo(&side, ", %s::pg_catalog.numeric AS trace_agg_d%d", out->agg, i);
 		appendStringInfo(&changes, ", %s%s%s AS trace_agg_d%d",
 						 has_new ? psprintf("COALESCE(p.trace_agg_d%d, 0)", i) : "0",
@@ -342,20 +444,20 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 						 has_old ? psprintf("COALESCE(m.trace_agg_d%d, 0)", i) : "",
 						 i);
 		appendStringInfo(&change_cols, ", trace_agg_d%d", i);
-		appendStringInfo(&nonzero, "%sc.trace_agg_d%d OPERATOR(pg_catalog.<>) 0", i > 1 ? " OR " : "", i);
+		appendStringInfo(&nonzero, "%sc.trace_agg_d%d OPERATOR(pg_catalog.<>) 0", nonzero.len ? " OR " : "", i);
 		appendStringInfo(&arrays, ", pg_catalog.array_agg(k.trace_agg_d%d)", i);
 		appendStringInfo(&sums, ", pg_catalog.sum(trace_agg_d%d) AS trace_agg_d%d", i, i);
-		appendStringInfo(&insert_cols, ", %s", out->col);
+		appendStringInfo(&insert_values, ", trace_agg_d%d", i);
 		if (out->kind == DELTA_SUM)
 		{
 			appendStringInfo(&sets, "%s%s = CASE WHEN COALESCE(t.%s, 0) OPERATOR(pg_catalog.+) excluded.%s "
 							 "OPERATOR(pg_catalog.=) 0 THEN NULL ELSE COALESCE(t.%s, 0) "
 							 "OPERATOR(pg_catalog.+) excluded.%s END",
 							 sets.len ? ", " : "", out->col, out->count_col, out->count_col, out->col, out->col);
-			appendStringInfo(&nulled_sets, "%s%s = CASE WHEN t.%s OPERATOR(pg_catalog.=) 0 THEN NULL ELSE t.%s END",
-							 nulled_sets.len ? ", " : "", out->col, out->count_col, out->col);
-			appendStringInfo(&nulled_if, "%s(t.%s OPERATOR(pg_catalog.=) 0 AND t.%s IS NOT NULL)",
-							 nulled_if.len ? " OR " : "", out->count_col, out->col);
+			appendStringInfo(&fixed_sets, "%s%s = CASE WHEN t.%s OPERATOR(pg_catalog.=) 0 THEN NULL ELSE t.%s END",
+							 fixed_sets.len ? ", " : "", out->col, out->count_col, out->col);
+			appendStringInfo(&fixed_if, "%s(t.%s OPERATOR(pg_catalog.=) 0 AND t.%s IS NOT NULL)",
+							 fixed_if.len ? " OR " : "", out->count_col, out->col);
 		}
 		else
 			appendStringInfo(&sets, "%s%s = COALESCE(t.%s, 0) OPERATOR(pg_catalog.+) excluded.%s",
@@ -368,23 +470,8 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 										source_keys.data, side.data, where, not_null.data, group.data);
 
 		initStringInfo(&sql);
-		appendStringInfoString(&sql, "SELECT ");
-		{
-			ListCell   *kc;
-			bool		first = true;
-
-			foreach(kc, query->targetList)
-			{
-				TargetEntry *te = lfirst_node(TargetEntry, kc);
-
-				if (te->resjunk || te->ressortgroupref == 0)
-					continue;
-				appendStringInfo(&sql, "%spg_catalog.array_agg(k.%s)", first ? "" : ", ",
-								 quote_identifier(te->resname));
-				first = false;
-			}
-		}
-		appendStringInfo(&sql, "%s FROM (SELECT * FROM (SELECT %s%s FROM ", arrays.data, keys.data, changes.data);
+		appendStringInfo(&sql, "SELECT %s%s FROM (SELECT * FROM (SELECT %s%s FROM ",
+						 key_arrays.data, arrays.data, keys.data, changes.data);
 		if (has_new)
 			appendStringInfo(&sql, "(%s) AS p", psprintf(side_sql, DERIVED_NEW_ROWS));
 		if (has_new && has_old)
@@ -400,62 +487,43 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 	else
 		stmts->collect_sql = NULL;
 
+	/* The statement's changes, summed per key: both statements below read them. */
+	delta = psprintf("WITH trace_agg_delta AS MATERIALIZED (SELECT %s%s FROM ROWS FROM (%s) AS r(%s%s) "
+					 "GROUP BY %s)",
+					 keys.data, sums.data, params.data, keys.data, change_cols.data, keys.data);
+
 	/*
-	 * The statement's changes, summed per key, are added to the target's
-	 * rows in key order (so that concurrent statements lock shared rows in
-	 * the same order); a key new to the target gets its change as its row.
-	 * A sum whose count drops to 0 becomes null.
+	 * They are added to the target's rows in key order (so that concurrent
+	 * statements lock shared rows in the same order); a key new to the
+	 * target gets its change as its row.  A sum whose count drops to 0
+	 * becomes null; a sum_map gets what the new rows add.
 	 */
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH trace_agg_delta AS MATERIALIZED (SELECT %s%s FROM ROWS FROM (%s) AS r(%s%s) "
-					 "GROUP BY %s), "
-					 "trace_agg_upserted AS (INSERT INTO %s AS t (%s%s) SELECT %s%s FROM trace_agg_delta "
-					 "ORDER BY %s ON CONFLICT (%s) DO UPDATE SET %s RETURNING 1) "
-					 "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), 0::pg_catalog.int8",
-					 keys.data, sums.data, params.data, keys.data, change_cols.data, keys.data,
-					 fanout_qualified_name(RelationGetRelid(target)), keys.data, insert_cols.data,
-					 keys.data, change_cols.data, keys.data, keys.data, sets.data);
-	stmts->keys_sql = sql.data;
+	stmts->keys_sql = psprintf("%s, trace_agg_upserted AS (INSERT INTO %s AS t (%s%s) SELECT %s%s FROM trace_agg_delta "
+							   "ORDER BY %s ON CONFLICT (%s) DO UPDATE SET %s RETURNING 1) "
+							   "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), 0::pg_catalog.int8",
+							   delta, fanout_qualified_name(RelationGetRelid(target)), keys.data, insert_cols.data,
+							   keys.data, insert_values.data, keys.data, keys.data, sets.data);
 
 	/*
 	 * Then, in a statement that sees those rows: a key whose count(*)
-	 * reached 0 has no row, and a sum whose count is 0 in a row the upsert
-	 * inserted is null (its change was 0 there, with no value to sum).
+	 * reached 0 has no row; a sum whose count is 0 in a row the upsert
+	 * inserted is null (its change was 0 there, with no value to sum); a
+	 * sum_map loses what the old rows took away.
 	 */
-	resetStringInfo(&params);
-	for (n = 0; n < stmts->nkeys; n++)
-		appendStringInfo(&params, "%spg_catalog.unnest($%d)", n ? ", " : "", n + 1);
 	initStringInfo(&sql);
-	{
-		StringInfoData match;
-		ListCell   *kc;
-
-		initStringInfo(&match);
-		foreach(kc, query->targetList)
-		{
-			TargetEntry *te = lfirst_node(TargetEntry, kc);
-			const char *col;
-
-			if (te->resjunk || te->ressortgroupref == 0)
-				continue;
-			col = quote_identifier(te->resname);
-			appendStringInfo(&match, "%st.%s OPERATOR(pg_catalog.=) g.%s", match.len ? " AND " : "", col, col);
-		}
-		appendStringInfo(&sql, "WITH trace_agg_keys AS MATERIALIZED (SELECT DISTINCT * FROM ROWS FROM (%s) AS r(%s)), "
-						 "trace_agg_deleted AS (DELETE FROM %s AS t USING trace_agg_keys AS g WHERE %s "
-						 "AND t.%s OPERATOR(pg_catalog.=) 0 RETURNING 1)",
-						 params.data, keys.data, fanout_qualified_name(RelationGetRelid(target)),
-						 match.data, count_star);
-		if (nulled_sets.len)
-			appendStringInfo(&sql, ", trace_agg_nulled AS (UPDATE %s AS t SET %s FROM trace_agg_keys AS g "
-							 "WHERE %s AND t.%s OPERATOR(pg_catalog.<>) 0 AND (%s) RETURNING 1) "
-							 "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_deleted), "
-							 "(SELECT pg_catalog.count(*) FROM trace_agg_nulled)",
-							 fanout_qualified_name(RelationGetRelid(target)), nulled_sets.data,
-							 match.data, count_star, nulled_if.data);
-		else
-			appendStringInfoString(&sql, " SELECT (SELECT pg_catalog.count(*) FROM trace_agg_deleted), 0::pg_catalog.int8");
-	}
+	appendStringInfo(&sql, "%s, trace_agg_deleted AS (DELETE FROM %s AS t USING trace_agg_delta AS g WHERE %s "
+					 "AND t.%s OPERATOR(pg_catalog.=) 0 RETURNING 1)",
+					 delta, fanout_qualified_name(RelationGetRelid(target)), match.data, count_star);
+	if (fixed_sets.len)
+		appendStringInfo(&sql, ", trace_agg_fixed AS (UPDATE %s AS t SET %s FROM trace_agg_delta AS g "
+						 "WHERE %s AND t.%s OPERATOR(pg_catalog.<>) 0 AND (%s) RETURNING 1) "
+						 "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_deleted), "
+						 "(SELECT pg_catalog.count(*) FROM trace_agg_fixed)",
+						 fanout_qualified_name(RelationGetRelid(target)),
+						 fixed_sets.data,
+						 match.data, count_star, fixed_if.data);
+	else
+		appendStringInfoString(&sql, " SELECT (SELECT pg_catalog.count(*) FROM trace_agg_deleted), 0::pg_catalog.int8");
 	stmts->cleanup_sql = sql.data;
 	stmts->lock_sql = NULL;
 }

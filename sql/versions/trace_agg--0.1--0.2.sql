@@ -1684,3 +1684,19 @@ COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
 -- shows for a view in delta mode.
 COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
     'the statements that maintain the derived views of source, in order, each as its view''s owner: the hashes of the keys a statement touched, whose locks maintenance takes in that order (keys as one array per key column, of key_types, as $1 ...), their recomputation, and the recomputation of every key; in delta mode no lock, the statement gathering a firing''s changes (delta_statement), the one adding them (statement, after the keys one numeric[] of changes per aggregate) and the one deleting rows whose count fell to 0 (cleanup_statement); for roles with SELECT on source or owning one of its derived views';
+
+-- sum_map_subtract: what a stored sum becomes when rows leave it (the
+-- delta mode of sum_map outputs).  Same statements as in sql/ext/210_sum_map.sql.
+CREATE FUNCTION trace_agg.sum_map_subtract(trace_agg.uint64_map, trace_agg.uint64_map)
+RETURNS trace_agg.uint64_map
+AS 'MODULE_PATHNAME', 'sum_map_subtract_uint64'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION trace_agg.sum_map_subtract(trace_agg.uint64_map, trace_agg.uint64_map) IS
+	'per-key difference a - b of two maps, zero totals kept (a negative total is an error), e.g. a stored sum_map result less the sum of rows that left it';
+
+CREATE FUNCTION trace_agg.sum_map_subtract(trace_agg.decimal_map, trace_agg.decimal_map)
+RETURNS trace_agg.decimal_map
+AS 'MODULE_PATHNAME', 'sum_map_subtract_decimal'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION trace_agg.sum_map_subtract(trace_agg.decimal_map, trace_agg.decimal_map) IS
+	'per-key difference a - b of two maps, zero totals kept, e.g. a stored sum_map result less the sum of rows that left it';
