@@ -235,6 +235,8 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 				sets,
 				fixed_sets,
 				fixed_if,
+				fixed_sums,
+				minus_if,
 				match,
 				source_match,
 				sql;
@@ -365,6 +367,8 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 	initStringInfo(&sets);
 	initStringInfo(&fixed_sets);
 	initStringInfo(&fixed_if);
+	initStringInfo(&fixed_sums);
+	initStringInfo(&minus_if);
 	initStringInfo(&match);
 	initStringInfo(&source_match);
 	foreach(lc, query->targetList)
@@ -433,6 +437,8 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 							 out->map_arg, out->map_type);
 			appendStringInfo(&fixed_if, "%sg.trace_agg_m%d OPERATOR(pg_catalog.<>) '{}'",
 							 fixed_if.len ? " OR " : "", i);
+			appendStringInfo(&minus_if, "%sg.trace_agg_m%d OPERATOR(pg_catalog.<>) '{}'",
+							 minus_if.len ? " OR " : "", i);
 			continue;
 		}
 		stmts->key_array_types[n++] = NUMERICARRAYOID;
@@ -458,6 +464,8 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 							 fixed_sets.len ? ", " : "", out->col, out->count_col, out->col);
 			appendStringInfo(&fixed_if, "%s(t.%s OPERATOR(pg_catalog.=) 0 AND t.%s IS NOT NULL)",
 							 fixed_if.len ? " OR " : "", out->count_col, out->col);
+			appendStringInfo(&fixed_sums, "%s(t.%s OPERATOR(pg_catalog.=) 0 AND t.%s IS NOT NULL)",
+							 fixed_sums.len ? " OR " : "", out->count_col, out->col);
 		}
 		else
 			appendStringInfo(&sets, "%s%s = COALESCE(t.%s, 0) OPERATOR(pg_catalog.+) excluded.%s",
@@ -496,13 +504,22 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 	 * They are added to the target's rows in key order (so that concurrent
 	 * statements lock shared rows in the same order); a key new to the
 	 * target gets its change as its row.  A sum whose count drops to 0
-	 * becomes null; a sum_map gets what the new rows add.
+	 * becomes null; a sum_map gets what the new rows add.  The statement
+	 * returns how many rows the next one has work on (a count at 0, a sum
+	 * to make null, a sum_map to subtract from): usually none.
 	 */
 	stmts->keys_sql = psprintf("%s, trace_agg_upserted AS (INSERT INTO %s AS t (%s%s) SELECT %s%s FROM trace_agg_delta "
-							   "ORDER BY %s ON CONFLICT (%s) DO UPDATE SET %s RETURNING 1) "
-							   "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), 0::pg_catalog.int8",
+							   "ORDER BY %s ON CONFLICT (%s) DO UPDATE SET %s "
+							   "RETURNING t.%s OPERATOR(pg_catalog.=) 0%s%s AS trace_agg_cleanup) "
+							   "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
+							   "(SELECT pg_catalog.count(*) FROM trace_agg_upserted WHERE trace_agg_cleanup)%s",
 							   delta, fanout_qualified_name(RelationGetRelid(target)), keys.data, insert_cols.data,
-							   keys.data, insert_values.data, keys.data, keys.data, sets.data);
+							   keys.data, insert_values.data, keys.data, keys.data, sets.data,
+							   count_star, fixed_sums.len ? " OR " : "", fixed_sums.data,
+							   minus_if.len
+							   ? psprintf(" OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM trace_agg_delta AS g WHERE %s)",
+										  minus_if.data)
+							   : "");
 
 	/*
 	 * Then, in a statement that sees those rows: a key whose count(*)

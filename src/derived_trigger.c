@@ -210,8 +210,11 @@ maintain(PendingKeys *p)
 
 	if (p->arrays != NULL && p->stmts.delta)
 	{
+		bool		isnull;
+
 		run_as_owner(p, p->stmts.keys_sql);
-		run_as_owner(p, p->stmts.cleanup_sql);
+		if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) > 0)
+			run_as_owner(p, p->stmts.cleanup_sql);
 	}
 	else if (p->arrays != NULL)
 	{
