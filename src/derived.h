@@ -57,6 +57,7 @@ extern void derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, con
 									 const char *new_view, List *new_columns);
 
 /* derived_delta.c */
+extern void derived_delta_check_ttl(Oid targetid, const char *viewname);
 extern void derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext,
 								const char *viewname, const char *where, bool shared,
 								bool has_old, bool has_new, DerivedStatements *stmts);

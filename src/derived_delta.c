@@ -44,10 +44,11 @@
  *   - no function that is not immutable in the WHERE clause or the
  *     aggregates: old rows are weighed as they are when they leave, and a
  *     recomputation would weigh them now;
- *   - the view is its target's only writer and the target has no TTL: a row
- *     deleted by another view's delete_keys or by a purge would make the
- *     next change apply to nothing, where a recomputation starts again from
- *     the source.
+ *   - the view is its target's only writer and the target has no TTL
+ *     (checked at creation; set_ttl refuses one later): a row deleted by
+ *     another view's delete_keys or by a purge would make the next change
+ *     apply to nothing, where a recomputation starts again from the
+ *     source.
  */
 #include "postgres.h"
 
@@ -203,6 +204,24 @@ check_column_type(Relation target, const DeltaOutput *out, const char *resname, 
 }
 
 /*
+ * A view in delta mode cannot write a table with a TTL (set_ttl refuses to
+ * set one on its target later).  Checked at creation, inside SPI.
+ */
+void
+derived_delta_check_ttl(Oid targetid, const char *viewname)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(targetid)};
+
+	trace_agg_catalog_execute("SELECT FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true);
+	if (SPI_processed > 0)
+		refuse(viewname, NULL,
+			   psprintf("Table \"%s\" has a TTL: a row its purge deletes would leave the next change nothing to apply to.",
+						get_rel_name(targetid)));
+}
+
+/*
  * Check QUERY for delta mode and build its statements into STMTS, whose
  * key fields (nkeys, their array types) derived_build_statements filled.
  * WHERE is the view's WHERE clause deparsed over "s" followed by " AND ",
@@ -213,8 +232,6 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 					const char *viewname, const char *where, bool shared,
 					bool has_old, bool has_new, DerivedStatements *stmts)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(RelationGetRelid(target))};
 	Relation	source = table_open(sourceid, AccessShareLock);
 	List	   *outputs = NIL;
 	const char *count_star = NULL;
@@ -224,7 +241,6 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 				not_null,
 				key_arrays,
 				changes,
-				side,
 				change_cols,
 				nonzero,
 				params,
@@ -247,12 +263,6 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 	if (shared)
 		refuse(viewname, NULL,
 			   psprintf("Materialized views write other columns of table \"%s\": a row they delete (delete_keys) would leave the next change nothing to apply to.",
-						RelationGetRelationName(target)));
-	trace_agg_catalog_execute("SELECT FROM trace_agg.ttl WHERE target OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, args, NULL, true);
-	if (SPI_processed > 0)
-		refuse(viewname, NULL,
-			   psprintf("Table \"%s\" has a TTL: a row its purge deletes would leave the next change nothing to apply to.",
 						RelationGetRelationName(target)));
 	if (contain_mutable_functions(query->jointree->quals))
 		refuse(viewname, NULL,
@@ -355,7 +365,6 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 	 * not change are left out; the rest are appended to the arrays of the
 	 * statement's earlier firings ($1 ...), one per key column and change.
 	 */
-	initStringInfo(&side);
 	initStringInfo(&changes);
 	initStringInfo(&change_cols);
 	initStringInfo(&nonzero);
@@ -401,10 +410,10 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 			stmts->key_array_types[n++] = JSONBARRAYOID;
 			stmts->key_array_types[n++] = JSONBARRAYOID;
 			appendStringInfo(&params, ", pg_catalog.unnest($%d), pg_catalog.unnest($%d)", n - 1, n);
-			appendStringInfo(&side, ", %s::pg_catalog.jsonb AS trace_agg_d%d", out->agg, i);
-			appendStringInfo(&changes, ", %s AS trace_agg_p%d, %s AS trace_agg_m%d",
-							 has_new ? psprintf("COALESCE(p.trace_agg_d%d, '{}')", i) : "'{}'::pg_catalog.jsonb", i,
-							 has_old ? psprintf("COALESCE(m.trace_agg_d%d, '{}')", i) : "'{}'::pg_catalog.jsonb", i);
+			appendStringInfo(&changes, ", trace_agg.sum_map(%s) FILTER (WHERE s.trace_agg_sign OPERATOR(pg_catalog.>) 0%s%s)::pg_catalog.jsonb AS trace_agg_p%d"
+							 ", trace_agg.sum_map(%s) FILTER (WHERE s.trace_agg_sign OPERATOR(pg_catalog.<) 0%s%s)::pg_catalog.jsonb AS trace_agg_m%d",
+							 out->map_arg, out->filter ? " AND " : "", out->filter ? out->filter : "", i,
+							 out->map_arg, out->filter ? " AND " : "", out->filter ? out->filter : "", i);
 			appendStringInfo(&change_cols, ", trace_agg_p%d, trace_agg_m%d", i, i);
 			appendStringInfo(&nonzero, "%sc.trace_agg_p%d IS DISTINCT FROM c.trace_agg_m%d",
 							 nonzero.len ? " OR " : "", i, i);
@@ -443,12 +452,26 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 		}
 		stmts->key_array_types[n++] = NUMERICARRAYOID;
 		appendStringInfo(&params, ", pg_catalog.unnest($%d)", n);
-		appendStringInfo(&side, ", %s::pg_catalog.numeric AS trace_agg_d%d", out->agg, i);
-		appendStringInfo(&changes, ", %s%s%s AS trace_agg_d%d",
-						 has_new ? psprintf("COALESCE(p.trace_agg_d%d, 0)", i) : "0",
-						 has_old ? " OPERATOR(pg_catalog.-) " : "",
-						 has_old ? psprintf("COALESCE(m.trace_agg_d%d, 0)", i) : "",
-						 i);
+		{
+			char	   *filter = out->aggref->aggfilter
+				? deparse_expression((Node *) out->aggref->aggfilter, dpcontext, true, false) : NULL;
+			char	   *arg = out->kind == DELTA_COUNT_STAR ? NULL
+				: deparse_expression((Node *) linitial_node(TargetEntry, out->aggref->args)->expr,
+									 dpcontext, true, false);
+			StringInfoData cond;
+
+			/* the rows the aggregate counts: its FILTER, and for count(x) a non-null x */
+			initStringInfo(&cond);
+			if (out->kind == DELTA_COUNT)
+				appendStringInfo(&cond, "pg_catalog.num_nonnulls(%s) OPERATOR(pg_catalog.=) 1", arg);
+			if (filter)
+				appendStringInfo(&cond, "%s(%s)", cond.len ? " AND " : "", filter);
+			appendStringInfo(&changes, ", COALESCE(pg_catalog.sum(%s)%s%s%s, 0)::pg_catalog.numeric AS trace_agg_d%d",
+							 out->kind == DELTA_SUM
+							 ? psprintf("(%s)::pg_catalog.numeric OPERATOR(pg_catalog.*) s.trace_agg_sign", arg)
+							 : "s.trace_agg_sign",
+							 cond.len ? " FILTER (WHERE " : "", cond.data, cond.len ? ")" : "", i);
+		}
 		appendStringInfo(&change_cols, ", trace_agg_d%d", i);
 		appendStringInfo(&nonzero, "%sc.trace_agg_d%d OPERATOR(pg_catalog.<>) 0", nonzero.len ? " OR " : "", i);
 		appendStringInfo(&arrays, ", pg_catalog.array_agg(k.trace_agg_d%d)", i);
@@ -474,22 +497,22 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 
 	if (has_old || has_new)
 	{
-		char	   *side_sql = psprintf("SELECT %s%s FROM %%s AS s WHERE %s%s GROUP BY %s",
-										source_keys.data, side.data, where, not_null.data, group.data);
-
+		/*
+		 * One pass over the firing's rows, each with its sign: +1 for a new
+		 * row, -1 for an old one.
+		 */
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT %s%s FROM (SELECT * FROM (SELECT %s%s FROM ",
-						 key_arrays.data, arrays.data, keys.data, changes.data);
+		appendStringInfo(&sql, "SELECT %s%s FROM (SELECT * FROM (SELECT %s%s FROM (",
+						 key_arrays.data, arrays.data, source_keys.data, changes.data);
 		if (has_new)
-			appendStringInfo(&sql, "(%s) AS p", psprintf(side_sql, DERIVED_NEW_ROWS));
+			appendStringInfoString(&sql, "SELECT s.*, 1 AS trace_agg_sign FROM " DERIVED_NEW_ROWS " AS s");
 		if (has_new && has_old)
-			appendStringInfoString(&sql, " FULL JOIN ");
+			appendStringInfoString(&sql, " UNION ALL ");
 		if (has_old)
-			appendStringInfo(&sql, "(%s) AS m", psprintf(side_sql, DERIVED_OLD_ROWS));
-		if (has_new && has_old)
-			appendStringInfo(&sql, " USING (%s)", keys.data);
-		appendStringInfo(&sql, ") AS c WHERE %s UNION ALL SELECT * FROM ROWS FROM (%s) AS r(%s%s)) AS k",
-						 nonzero.data, params.data, keys.data, change_cols.data);
+			appendStringInfoString(&sql, "SELECT s.*, -1 AS trace_agg_sign FROM " DERIVED_OLD_ROWS " AS s");
+		appendStringInfo(&sql, ") AS s WHERE %s%s GROUP BY %s) AS c WHERE %s "
+						 "UNION ALL SELECT * FROM ROWS FROM (%s) AS r(%s%s)) AS k",
+						 where, not_null.data, group.data, nonzero.data, params.data, keys.data, change_cols.data);
 		stmts->collect_sql = sql.data;
 	}
 	else

@@ -429,6 +429,8 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 
 	/* Every key the source holds now; rows already in the target are made to match. */
 	derived_build_statements(viewid, sourceid, targetid, name, true, true, &stmts, NULL, NIL);
+	if (stmts.delta)
+		derived_delta_check_ttl(targetid, name);
 	execute_as(GetUserId(), stmts.full_sql, name);
 
 	PopActiveSnapshot();
