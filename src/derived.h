@@ -30,9 +30,10 @@
 /*
  * The statements that maintain one derived view.  The keys a statement
  * touched are one array per key column, passed as $1 ... $nkeys; in delta
- * mode they are followed by one array per aggregate change ($nkeys + 1 ...
- * $nparams): row i of the arrays is one key and the change of each of its
- * aggregates.
+ * mode they are followed by the arrays of the aggregates' changes
+ * ($nkeys + 1 ... $nparams: one numeric[] per count or sum, two jsonb[] per
+ * sum_map, what new rows add and what old rows take away): row i of the
+ * arrays is one key and the changes of its aggregates.
  */
 typedef struct DerivedStatements
 {
@@ -43,7 +44,7 @@ typedef struct DerivedStatements
 	char	   *collect_sql;	/* adds a firing's keys (and changes) to $1 ...; NULL without transition tables */
 	char	   *lock_sql;		/* the hashes of the keys of $1 ..., in order: the locks to take; NULL in delta mode */
 	char	   *keys_sql;		/* recomputes the keys of $1 ..., or applies their changes */
-	char	   *cleanup_sql;	/* delta mode: deletes the rows of keys left without source rows */
+	char	   *cleanup_sql;	/* delta mode: deletes rows whose count fell to 0, nulls sums, subtracts from sum_maps */
 	char	   *full_sql;		/* recomputes every key (creation, TRUNCATE) */
 } DerivedStatements;
 

@@ -583,9 +583,10 @@ trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
  * TRUNCATE).  For a view in delta mode, no lock statement: the statement
  * gathering a firing's changes (delta_statement, over the transition
  * tables), the one adding them (statement: key_types lists the keys'
- * arrays, then one numeric[] of changes per aggregate) and the one deleting
- * the rows whose count fell to 0 (cleanup_statement).  To read them, or
- * EXPLAIN them after PREPARE.
+ * arrays, then one numeric[] per count or sum and two jsonb[] per sum_map)
+ * and the one deleting the rows whose count fell to 0, making sums null and
+ * subtracting from sum_maps (cleanup_statement).  To read them, or EXPLAIN
+ * them after PREPARE.
  */
 PG_FUNCTION_INFO_V1(trace_agg_derived_view_statements);
 Datum

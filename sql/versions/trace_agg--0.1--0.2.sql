@@ -1683,7 +1683,7 @@ COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
 -- derived_view_statements, last set by the security review, says what it
 -- shows for a view in delta mode.
 COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
-    'the statements that maintain the derived views of source, in order, each as its view''s owner: the hashes of the keys a statement touched, whose locks maintenance takes in that order (keys as one array per key column, of key_types, as $1 ...), their recomputation, and the recomputation of every key; in delta mode no lock, the statement gathering a firing''s changes (delta_statement), the one adding them (statement, after the keys one numeric[] of changes per aggregate) and the one deleting rows whose count fell to 0 (cleanup_statement); for roles with SELECT on source or owning one of its derived views';
+    'the statements that maintain the derived views of source, in order, each as its view''s owner: the hashes of the keys a statement touched, whose locks maintenance takes in that order (keys as one array per key column, of key_types, as $1 ...), their recomputation, and the recomputation of every key; in delta mode no lock, the statement gathering a firing''s changes (delta_statement), the one adding them (statement, after the keys one numeric[] per count or sum and two jsonb[] per sum_map) and the one deleting rows whose count fell to 0 and subtracting what old rows took from sum_maps (cleanup_statement); for roles with SELECT on source or owning one of its derived views';
 
 -- sum_map_subtract: what a stored sum becomes when rows leave it (the
 -- delta mode of sum_map outputs).  Same statements as in sql/ext/210_sum_map.sql.
