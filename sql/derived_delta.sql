@@ -239,7 +239,7 @@ SELECT trace_agg.create_derived_view('bad', 'span_totals', $$
     FROM spans GROUP BY trace_id$$, mode => 'delta');
 SELECT trace_agg.create_derived_view('span_totals_dv', 'span_totals', $$
     SELECT trace_id, count(*) AS spans, trace_agg.sum_map(usage) AS usage, trace_agg.sum_map(cost) AS cost,
-           trace_agg.sum_map(usage) FILTER (WHERE level = 'ERROR') AS error_usage
+           trace_agg.sum_map(usage) FILTER (WHERE level = 'ERROR' OR level = 'FATAL') AS error_usage
     FROM spans GROUP BY trace_id$$, mode => 'delta');
 CREATE FUNCTION span_differences() RETURNS bigint LANGUAGE sql AS $$
     SELECT count(*) FROM ((SELECT t::text FROM span_totals t EXCEPT ALL SELECT v::text FROM span_totals_dv v)
@@ -259,6 +259,11 @@ SELECT span_differences();
 UPDATE spans SET usage = '{"in": 0}', cost = '{"x": -0.5, "in": 0.25}' WHERE id = 's2';
 UPDATE spans SET usage = '{}', level = 'DEFAULT' WHERE id = 's1';
 SELECT * FROM span_totals;
+SELECT span_differences();
+-- a span entering and leaving the FILTER
+UPDATE spans SET level = 'FATAL' WHERE id = 's2';
+SELECT error_usage FROM span_totals;
+UPDATE spans SET level = 'DEFAULT' WHERE id = 's2';
 SELECT span_differences();
 -- the last carrier of "in" goes: so does the key
 UPDATE spans SET usage = '{"z": 1}' WHERE id = 's2';

@@ -86,9 +86,9 @@ typedef struct DeltaOutput
 	const char *col;			/* its target column, quoted */
 	char	   *agg;			/* the aggregate as written, over "s" */
 	const char *count_col;		/* DELTA_SUM: the count telling whether it is null */
+	char	   *arg;			/* its argument over "s"; NULL for count(*) */
+	char	   *filter;			/* its FILTER over "s", or NULL */
 	char	   *map_type;		/* DELTA_SUM_MAP: the map's type, qualified */
-	char	   *map_arg;		/* DELTA_SUM_MAP: the aggregated map, over "s" */
-	char	   *filter;			/* DELTA_SUM_MAP: its FILTER over "s", or NULL */
 } DeltaOutput;
 
 /* Refuse delta mode for VIEWNAME, DETAIL saying why. */
@@ -303,14 +303,13 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 				   "The aggregate calls a function that is not immutable: a row leaving the view would be weighed as it is when it leaves, not as it was when it came in.");
 		check_column_type(target, out, te->resname, viewname);
 		out->agg = deparse_expression((Node *) te->expr, dpcontext, true, false);
+		out->arg = out->kind == DELTA_COUNT_STAR ? NULL
+			: deparse_expression((Node *) linitial_node(TargetEntry, out->aggref->args)->expr,
+								 dpcontext, true, false);
+		out->filter = out->aggref->aggfilter
+			? deparse_expression((Node *) out->aggref->aggfilter, dpcontext, true, false) : NULL;
 		if (out->kind == DELTA_SUM_MAP)
-		{
 			out->map_type = format_type_be_qualified(out->aggref->aggtype);
-			out->map_arg = deparse_expression((Node *) linitial_node(TargetEntry, out->aggref->args)->expr,
-											  dpcontext, true, false);
-			out->filter = out->aggref->aggfilter
-				? deparse_expression((Node *) out->aggref->aggfilter, dpcontext, true, false) : NULL;
-		}
 		if (out->kind == DELTA_COUNT_STAR && out->aggref->aggfilter == NULL)
 			count_star = col;
 		outputs = lappend(outputs, out);
@@ -410,10 +409,10 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 			stmts->key_array_types[n++] = JSONBARRAYOID;
 			stmts->key_array_types[n++] = JSONBARRAYOID;
 			appendStringInfo(&params, ", pg_catalog.unnest($%d), pg_catalog.unnest($%d)", n - 1, n);
-			appendStringInfo(&changes, ", trace_agg.sum_map(%s) FILTER (WHERE s.trace_agg_sign OPERATOR(pg_catalog.>) 0%s%s)::pg_catalog.jsonb AS trace_agg_p%d"
-							 ", trace_agg.sum_map(%s) FILTER (WHERE s.trace_agg_sign OPERATOR(pg_catalog.<) 0%s%s)::pg_catalog.jsonb AS trace_agg_m%d",
-							 out->map_arg, out->filter ? " AND " : "", out->filter ? out->filter : "", i,
-							 out->map_arg, out->filter ? " AND " : "", out->filter ? out->filter : "", i);
+			appendStringInfo(&changes, ", trace_agg.sum_map(%s) FILTER (WHERE s.trace_agg_sign OPERATOR(pg_catalog.>) 0%s%s%s)::pg_catalog.jsonb AS trace_agg_p%d"
+							 ", trace_agg.sum_map(%s) FILTER (WHERE s.trace_agg_sign OPERATOR(pg_catalog.<) 0%s%s%s)::pg_catalog.jsonb AS trace_agg_m%d",
+							 out->arg, out->filter ? " AND (" : "", out->filter ? out->filter : "", out->filter ? ")" : "", i,
+							 out->arg, out->filter ? " AND (" : "", out->filter ? out->filter : "", out->filter ? ")" : "", i);
 			appendStringInfo(&change_cols, ", trace_agg_p%d, trace_agg_m%d", i, i);
 			appendStringInfo(&nonzero, "%sc.trace_agg_p%d IS DISTINCT FROM c.trace_agg_m%d",
 							 nonzero.len ? " OR " : "", i, i);
@@ -443,7 +442,7 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 							 fixed_sets.len ? ", " : "", out->col, i, out->col, out->col, i, out->map_type,
 							 i, i, fanout_qualified_name(sourceid), source_match.data, where,
 							 out->filter ? psprintf("(%s) AND ", out->filter) : "",
-							 out->map_arg, out->map_type);
+							 out->arg, out->map_type);
 			appendStringInfo(&fixed_if, "%sg.trace_agg_m%d OPERATOR(pg_catalog.<>) '{}'",
 							 fixed_if.len ? " OR " : "", i);
 			appendStringInfo(&minus_if, "%sg.trace_agg_m%d OPERATOR(pg_catalog.<>) '{}'",
@@ -453,22 +452,17 @@ derived_build_delta(Query *query, Relation target, Oid sourceid, List *dpcontext
 		stmts->key_array_types[n++] = NUMERICARRAYOID;
 		appendStringInfo(&params, ", pg_catalog.unnest($%d)", n);
 		{
-			char	   *filter = out->aggref->aggfilter
-				? deparse_expression((Node *) out->aggref->aggfilter, dpcontext, true, false) : NULL;
-			char	   *arg = out->kind == DELTA_COUNT_STAR ? NULL
-				: deparse_expression((Node *) linitial_node(TargetEntry, out->aggref->args)->expr,
-									 dpcontext, true, false);
 			StringInfoData cond;
 
 			/* the rows the aggregate counts: its FILTER, and for count(x) a non-null x */
 			initStringInfo(&cond);
 			if (out->kind == DELTA_COUNT)
-				appendStringInfo(&cond, "pg_catalog.num_nonnulls(%s) OPERATOR(pg_catalog.=) 1", arg);
-			if (filter)
-				appendStringInfo(&cond, "%s(%s)", cond.len ? " AND " : "", filter);
+				appendStringInfo(&cond, "pg_catalog.num_nonnulls(%s) OPERATOR(pg_catalog.=) 1", out->arg);
+			if (out->filter)
+				appendStringInfo(&cond, "%s(%s)", cond.len ? " AND " : "", out->filter);
 			appendStringInfo(&changes, ", COALESCE(pg_catalog.sum(%s)%s%s%s, 0)::pg_catalog.numeric AS trace_agg_d%d",
 							 out->kind == DELTA_SUM
-							 ? psprintf("(%s)::pg_catalog.numeric OPERATOR(pg_catalog.*) s.trace_agg_sign", arg)
+							 ? psprintf("(%s)::pg_catalog.numeric OPERATOR(pg_catalog.*) s.trace_agg_sign", out->arg)
 							 : "s.trace_agg_sign",
 							 cond.len ? " FILTER (WHERE " : "", cond.data, cond.len ? ")" : "", i);
 		}
