@@ -29,11 +29,12 @@
  * one committed, and sees its own changes: the target ends exact.
  *
  * A view in delta mode (derived_delta.c) gathers, with the keys, the
- * change of each of their aggregates, and at the statement's end adds the
- * changes to the target's rows without any key lock (the upsert's row
- * locks order writers of one key, and additions commute), then deletes
- * the rows whose count fell to 0.  A
- * TRUNCATE recomputes every key at once (the target is emptied).  Step 2
+ * changes of their aggregates, and at the statement's end adds them to the
+ * target's rows without any key lock (the upsert's row locks order writers
+ * of one key, and additions commute), then, when the upsert says some rows
+ * need it, deletes those whose count fell to 0 and finishes the others.
+ *
+ * A TRUNCATE recomputes every key at once (the target is emptied).  Step 2
  * writes the target, whose own derived views are maintained at the end of
  * that statement: a chain is maintained depth first, inside the statement
  * that wrote its first source.
