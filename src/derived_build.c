@@ -21,6 +21,10 @@
  * every name qualified, built from the view's definition as it reads now
  * (the caller pins search_path to pg_catalog).
  *
+ * In delta mode (derived_delta.c) the statements that maintain the keys
+ * a statement touched apply its changes instead; the recomputation of
+ * every key stays (creation, TRUNCATE, refresh).
+ *
  * A shared target: materialized views may write other columns of the
  * target (trace-level events merged into the rows of traces derived from
  * their observations).  The view's upserts set only its own columns, as
@@ -214,6 +218,10 @@ build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
 
 	/* pg_get_viewdef reads the rule with the active snapshot: see the latest */
 	PushActiveSnapshot(GetLatestSnapshot());
+	trace_agg_catalog_execute("SELECT mode FROM trace_agg.derived_view WHERE view OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true);
+	stmts->delta = SPI_processed == 1 &&
+		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), DERIVED_MODE_DELTA) == 0;
 	SPI_execute_with_args("SELECT pg_catalog.pg_get_viewdef($1)", 1, argtypes, args, NULL, true, 1);
 	PopActiveSnapshot();
 	query_text = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
@@ -462,6 +470,13 @@ build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
 	appendStringInfoString(&sql, "SELECT (SELECT pg_catalog.count(*) FROM trace_agg_upserted), "
 						   "(SELECT pg_catalog.count(*) FROM trace_agg_deleted)");
 	stmts->full_sql = sql.data;
+	stmts->nparams = stmts->nkeys;
+	stmts->cleanup_sql = NULL;
+
+	/* Delta mode: the statements that apply a statement's changes instead. */
+	if (stmts->delta)
+		derived_build_delta(query, target, sourceid, dpcontext, viewname, where, writers != NIL,
+							has_old, has_new, stmts);
 	table_close(target, AccessShareLock);
 }
 

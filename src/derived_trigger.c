@@ -26,8 +26,15 @@
  *      and deletes the rows of keys the source no longer has.
  *
  * Whichever transaction recomputes a key last does so after every earlier
- * one committed, and sees its own changes: the target ends exact.  A
- * TRUNCATE recomputes every key at once (the target is emptied).  Step 2
+ * one committed, and sees its own changes: the target ends exact.
+ *
+ * A view in delta mode (derived_delta.c) gathers, with the keys, the
+ * changes of their aggregates, and at the statement's end adds them to the
+ * target's rows without any key lock (the upsert's row locks order writers
+ * of one key, and additions commute), then, when the upsert says some rows
+ * need it, deletes those whose count fell to 0 and finishes the others.
+ *
+ * A TRUNCATE recomputes every key at once (the target is emptied).  Step 2
  * writes the target, whose own derived views are maintained at the end of
  * that statement: a chain is maintained depth first, inside the statement
  * that wrote its first source.
@@ -140,10 +147,10 @@ key_args(const PendingKeys *p, char **nulls)
 {
 	int			i;
 
-	*nulls = palloc(Max(p->stmts.nkeys, 1));
-	for (i = 0; i < p->stmts.nkeys; i++)
+	*nulls = palloc(Max(p->stmts.nparams, 1));
+	for (i = 0; i < p->stmts.nparams; i++)
 		(*nulls)[i] = p->arrays ? ' ' : 'n';
-	return p->arrays ? p->arrays : palloc0(sizeof(Datum) * Max(p->stmts.nkeys, 1));
+	return p->arrays ? p->arrays : palloc0(sizeof(Datum) * Max(p->stmts.nparams, 1));
 }
 
 /*
@@ -161,7 +168,7 @@ run_as_owner(const PendingKeys *p, const char *sql)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(p->view.ownerid, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_execute_with_args(sql, p->stmts.nkeys, p->stmts.key_array_types, args, nulls,
+	if (SPI_execute_with_args(sql, p->stmts.nparams, p->stmts.key_array_types, args, nulls,
 							  false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "statement of derived view \"%s\" failed: %s",
 			 p->view.name, SPI_result_code_string(SPI_result));
@@ -202,7 +209,15 @@ maintain(PendingKeys *p)
 	int			nest = fanout_pin_search_path();
 	int			i;
 
-	if (p->arrays != NULL)
+	if (p->arrays != NULL && p->stmts.delta)
+	{
+		bool		isnull;
+
+		run_as_owner(p, p->stmts.keys_sql);
+		if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) > 0)
+			run_as_owner(p, p->stmts.cleanup_sql);
+	}
+	else if (p->arrays != NULL)
 	{
 		int			nkeys = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(p->arrays[0])),
 										   ARR_DIMS(DatumGetArrayTypeP(p->arrays[0])));
@@ -226,13 +241,16 @@ maintain(PendingKeys *p)
 		run_as_owner(p, p->stmts.keys_sql);
 	}
 	AtEOXact_GUC(false, nest);
-	for (i = 0; p->arrays && i < p->stmts.nkeys; i++)
+	for (i = 0; p->arrays && i < p->stmts.nparams; i++)
 		pfree(DatumGetPointer(p->arrays[i]));
 	if (p->arrays)
 		pfree(p->arrays);
 	pfree(p->stmts.key_array_types);
-	pfree(p->stmts.lock_sql);
+	if (p->stmts.lock_sql)
+		pfree(p->stmts.lock_sql);
 	pfree(p->stmts.keys_sql);
+	if (p->stmts.cleanup_sql)
+		pfree(p->stmts.cleanup_sql);
 	pfree(p->view.name);
 	pfree(p);
 }
@@ -384,11 +402,12 @@ pending_entry(int depth, const DerivedView *view, const DerivedStatements *stmts
 	p->view = *view;
 	p->view.name = pstrdup(view->name);
 	p->stmts = *stmts;
-	p->stmts.key_array_types = palloc(sizeof(Oid) * stmts->nkeys);
-	memcpy(p->stmts.key_array_types, stmts->key_array_types, sizeof(Oid) * stmts->nkeys);
+	p->stmts.key_array_types = palloc(sizeof(Oid) * stmts->nparams);
+	memcpy(p->stmts.key_array_types, stmts->key_array_types, sizeof(Oid) * stmts->nparams);
 	p->stmts.collect_sql = NULL;
-	p->stmts.lock_sql = pstrdup(stmts->lock_sql);
+	p->stmts.lock_sql = stmts->lock_sql ? pstrdup(stmts->lock_sql) : NULL;
 	p->stmts.keys_sql = pstrdup(stmts->keys_sql);
+	p->stmts.cleanup_sql = stmts->cleanup_sql ? pstrdup(stmts->cleanup_sql) : NULL;
 	p->stmts.full_sql = NULL;
 	pending = lappend(pending, p);
 	MemoryContextSwitchTo(oldcxt);
@@ -406,7 +425,7 @@ gather_keys(PendingKeys *p, const char *collect_sql)
 	int			rc;
 	int			i;
 
-	rc = SPI_execute_with_args(collect_sql, p->stmts.nkeys, p->stmts.key_array_types, args, nulls,
+	rc = SPI_execute_with_args(collect_sql, p->stmts.nparams, p->stmts.key_array_types, args, nulls,
 							   true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not gather the keys of derived view \"%s\": %s",
@@ -416,8 +435,8 @@ gather_keys(PendingKeys *p, const char *collect_sql)
 		return;
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	if (p->arrays == NULL)
-		p->arrays = palloc0(sizeof(Datum) * p->stmts.nkeys);
-	for (i = 0; i < p->stmts.nkeys; i++)
+		p->arrays = palloc0(sizeof(Datum) * p->stmts.nparams);
+	for (i = 0; i < p->stmts.nparams; i++)
 	{
 		Datum		merged = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 													 i + 1, &isnull), false, -1);
@@ -482,6 +501,7 @@ gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, b
 			whole.view = *view;
 			whole.stmts = stmts;
 			whole.stmts.nkeys = 0;
+			whole.stmts.nparams = 0;
 			run_as_owner(&whole, stmts.full_sql);
 			continue;
 		}

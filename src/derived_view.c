@@ -346,22 +346,29 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	Query	   *query;
 	Oid			sourceid;
 	Oid			viewid;
-	Oid			argtypes[3] = {OIDOID, OIDOID, OIDOID};
-	Datum		args[3];
+	char	   *mode;
+	Oid			argtypes[4] = {OIDOID, OIDOID, OIDOID, TEXTOID};
+	Datum		args[4];
 	DerivedStatements stmts;
 	int			nest;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("name, target and query of a derived view must not be null")));
+				 errmsg("name, target, query and mode of a derived view must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	targetid = PG_GETARG_OID(1);
 	query_text = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	if (name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("derived view name must not be empty")));
+	if (strcmp(mode, DERIVED_MODE_RECOMPUTE) != 0 && strcmp(mode, DERIVED_MODE_DELTA) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid mode \"%s\" of derived view \"%s\"", mode, name),
+				 errhint("The mode is 'recompute' (the default) or 'delta'.")));
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -414,13 +421,16 @@ trace_agg_create_derived_view(PG_FUNCTION_ARGS)
 	args[0] = ObjectIdGetDatum(viewid);
 	args[1] = ObjectIdGetDatum(sourceid);
 	args[2] = ObjectIdGetDatum(targetid);
-	trace_agg_catalog_execute("INSERT INTO trace_agg.derived_view (view, source, target) VALUES ($1, $2, $3)",
-							  3, argtypes, args, NULL, false);
+	args[3] = CStringGetTextDatum(mode);
+	trace_agg_catalog_execute("INSERT INTO trace_agg.derived_view (view, source, target, mode) VALUES ($1, $2, $3, $4)",
+							  4, argtypes, args, NULL, false);
 	derived_ensure_triggers(sourceid);
 	CommandCounterIncrement();
 
 	/* Every key the source holds now; rows already in the target are made to match. */
 	derived_build_statements(viewid, sourceid, targetid, name, true, true, &stmts, NULL, NIL);
+	if (stmts.delta)
+		derived_delta_check_ttl(targetid, name);
 	execute_as(GetUserId(), stmts.full_sql, name);
 
 	PopActiveSnapshot();
@@ -570,7 +580,13 @@ trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
  * touched (maintenance locks them in C, in that order) and their
  * recomputation, the keys passed as one array per key column ($1 ...,
  * of the types in key_types), and the recomputation of every key (creation,
- * TRUNCATE).  To read them, or EXPLAIN them after PREPARE.
+ * TRUNCATE).  For a view in delta mode, no lock statement: the statement
+ * gathering a firing's changes (delta_statement, over the transition
+ * tables), the one adding them (statement: key_types lists the keys'
+ * arrays, then one numeric[] per count or sum and two jsonb[] per sum_map)
+ * and the one deleting the rows whose count fell to 0, making sums null and
+ * subtracting from sum_maps (cleanup_statement).  To read them, or EXPLAIN
+ * them after PREPARE.
  */
 PG_FUNCTION_INFO_V1(trace_agg_derived_view_statements);
 Datum
@@ -627,8 +643,8 @@ trace_agg_derived_view_statements(PG_FUNCTION_ARGS)
 		Oid			targetid = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 2, &isnull));
 		Oid			owner = DatumGetObjectId(SPI_getbinval(views->vals[i], views->tupdesc, 3, &isnull));
 		DerivedStatements stmts;
-		Datum		values[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum		values[9];
+		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
 		Datum	   *types;
 		MemoryContext oldcxt;
 		int			k;
@@ -637,16 +653,22 @@ trace_agg_derived_view_statements(PG_FUNCTION_ARGS)
 								 SPI_getvalue(views->vals[i], views->tupdesc, 4), true, true, &stmts,
 								 NULL, NIL);
 		oldcxt = MemoryContextSwitchTo(callcxt);
-		types = palloc(sizeof(Datum) * Max(stmts.nkeys, 1));
-		for (k = 0; k < stmts.nkeys; k++)
+		types = palloc(sizeof(Datum) * Max(stmts.nparams, 1));
+		for (k = 0; k < stmts.nparams; k++)
 			types[k] = ObjectIdGetDatum(stmts.key_array_types[k]);
 		values[0] = ObjectIdGetDatum(viewid);
 		values[1] = ObjectIdGetDatum(owner);
-		values[2] = PointerGetDatum(construct_array(types, stmts.nkeys, REGTYPEOID,
+		values[2] = PointerGetDatum(construct_array(types, stmts.nparams, REGTYPEOID,
 													sizeof(Oid), true, TYPALIGN_INT));
-		values[3] = CStringGetTextDatum(stmts.lock_sql);
+		nulls[3] = stmts.lock_sql == NULL;
+		values[3] = nulls[3] ? (Datum) 0 : CStringGetTextDatum(stmts.lock_sql);
 		values[4] = CStringGetTextDatum(stmts.keys_sql);
 		values[5] = CStringGetTextDatum(stmts.full_sql);
+		values[6] = CStringGetTextDatum(stmts.delta ? DERIVED_MODE_DELTA : DERIVED_MODE_RECOMPUTE);
+		nulls[7] = !stmts.delta;
+		values[7] = stmts.delta ? CStringGetTextDatum(stmts.collect_sql) : (Datum) 0;
+		nulls[8] = !stmts.delta;
+		values[8] = stmts.delta ? CStringGetTextDatum(stmts.cleanup_sql) : (Datum) 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
 	}

@@ -1,7 +1,8 @@
 /*
  * sum_map.c
- *		sum_map, ClickHouse's sumMap over uint64_map and decimal_map, and
- *		sum_map_merge, which adds two stored sums.
+ *		sum_map, ClickHouse's sumMap over uint64_map and decimal_map,
+ *		sum_map_merge, which adds two stored sums, and sum_map_subtract,
+ *		which takes one from another.
  *
  * Sums are exact: values are 128-bit integers of the map's units, and a
  * total outside the map's range is an error naming the key (ClickHouse
@@ -77,13 +78,17 @@ push_sum(JsonbParseState **parse, MapType type, const MapPair *pair,
 }
 
 /*
- * The sum of two maps.  Both are in jsonb key order, so they are walked side
- * by side.  A NULL or empty side gives back the other argument untouched:
- * an ON CONFLICT DO UPDATE that adds nothing then stores the very same
- * datum, and an already toasted value is not written again.
+ * The sum of two maps, or with SUBTRACT their difference a - b.  Both are
+ * in jsonb key order, so they are walked side by side.  A NULL or empty
+ * side gives back the other argument untouched (subtracting, a NULL or
+ * empty b gives back a): an ON CONFLICT DO UPDATE that adds nothing then
+ * stores the very same datum, and an already toasted value is not written
+ * again.  A difference keeps every key of both sides, zero totals
+ * included, and is an error where a total leaves the map's range (a
+ * negative uint64_map total).
  */
 static Datum
-sum_map_merge_maps(FunctionCallInfo fcinfo, MapType type)
+sum_map_combine_maps(FunctionCallInfo fcinfo, MapType type, bool subtract)
 {
 	Jsonb	   *a;
 	Jsonb	   *b;
@@ -95,20 +100,22 @@ sum_map_merge_maps(FunctionCallInfo fcinfo, MapType type)
 	bool		has_b;
 	JsonbParseState *parse = NULL;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (PG_ARGISNULL(1))
 	{
-		if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
+		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(PG_ARGISNULL(0) ? 1 : 0));
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
+	if (PG_ARGISNULL(0) && !subtract)
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 
 	b = PG_GETARG_JSONB_P(1);
 	map_reader_init(&rb, b, type);
 	if (rb.npairs == 0)
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	a = PG_GETARG_JSONB_P(0);
+		PG_RETURN_DATUM(PG_ARGISNULL(0) ? PG_GETARG_DATUM(1) : PG_GETARG_DATUM(0));
+	a = PG_ARGISNULL(0) ? map_empty_jsonb() : PG_GETARG_JSONB_P(0);
 	map_reader_init(&ra, a, type);
-	if (ra.npairs == 0)
+	if (ra.npairs == 0 && !subtract)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 
 	pushJsonbValue(&parse, WJB_BEGIN_OBJECT, NULL);
@@ -128,11 +135,13 @@ sum_map_merge_maps(FunctionCallInfo fcinfo, MapType type)
 		if (cmp < 0)
 			push_sum(&parse, type, &pa, map_pair_number(type, &pa));
 		else if (cmp > 0)
-			push_sum(&parse, type, &pb, map_pair_number(type, &pb));
+			push_sum(&parse, type, &pb,
+					 subtract ? map_add_numbers(type, 0, -map_pair_number(type, &pb), pb.key, pb.keylen)
+					 : map_pair_number(type, &pb));
 		else
 			push_sum(&parse, type, &pa,
 					 map_add_numbers(type, map_pair_number(type, &pa),
-									 map_pair_number(type, &pb),
+									 subtract ? -map_pair_number(type, &pb) : map_pair_number(type, &pb),
 									 pa.key, pa.keylen));
 		if (cmp <= 0)
 			has_a = map_reader_next(&ra, &pa);
@@ -146,12 +155,30 @@ PG_FUNCTION_INFO_V1(sum_map_merge_uint64);
 Datum
 sum_map_merge_uint64(PG_FUNCTION_ARGS)
 {
-	return sum_map_merge_maps(fcinfo, MAP_UINT64);
+	return sum_map_combine_maps(fcinfo, MAP_UINT64, false);
 }
 
 PG_FUNCTION_INFO_V1(sum_map_merge_decimal);
 Datum
 sum_map_merge_decimal(PG_FUNCTION_ARGS)
 {
-	return sum_map_merge_maps(fcinfo, MAP_DECIMAL);
+	return sum_map_combine_maps(fcinfo, MAP_DECIMAL, false);
+}
+
+/*
+ * a - b per key: what a stored sum becomes when the rows summed into b
+ * leave it (derived views in delta mode).
+ */
+PG_FUNCTION_INFO_V1(sum_map_subtract_uint64);
+Datum
+sum_map_subtract_uint64(PG_FUNCTION_ARGS)
+{
+	return sum_map_combine_maps(fcinfo, MAP_UINT64, true);
+}
+
+PG_FUNCTION_INFO_V1(sum_map_subtract_decimal);
+Datum
+sum_map_subtract_decimal(PG_FUNCTION_ARGS)
+{
+	return sum_map_combine_maps(fcinfo, MAP_DECIMAL, true);
 }

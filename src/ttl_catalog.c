@@ -399,6 +399,21 @@ trace_agg_set_ttl(PG_FUNCTION_ARGS)
 	if (!OidIsValid(rulesid))
 		nulls[4] = 'n';
 	SPI_connect();
+
+	/*
+	 * A derived view in delta mode adds changes to its target's rows: a row
+	 * the purge deleted would leave its next change nothing to apply to.
+	 */
+	trace_agg_catalog_execute("SELECT view::pg_catalog.text FROM trace_agg.derived_view "
+							  "WHERE target OPERATOR(pg_catalog.=) $1 AND mode OPERATOR(pg_catalog.=) 'delta'",
+							  1, argtypes, args, NULL, true);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot set a TTL on table %s, the target of derived view %s in delta mode",
+						table_text(targetid), SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("The view adds each statement's changes to the target's rows: a row the purge deleted would leave the next change nothing to apply to."),
+				 errhint("Create the view with mode => 'recompute', which recomputes keys from the source.")));
 	trace_agg_catalog_execute("INSERT INTO trace_agg.ttl AS t (target, ttl_column, ttl, reference, per_key) "
 						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (target) DO UPDATE "
 						"SET ttl_column = excluded.ttl_column, ttl = excluded.ttl, reference = excluded.reference, "

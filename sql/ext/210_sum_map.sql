@@ -78,6 +78,21 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION trace_agg.sum_map_merge(trace_agg.decimal_map, trace_agg.decimal_map) IS
 	'per-key sum of two maps, e.g. a stored sum_map result and a new one in ON CONFLICT DO UPDATE';
 
+-- Not strict: a NULL b gives back a, a NULL a counts as {}.
+CREATE FUNCTION trace_agg.sum_map_subtract(trace_agg.uint64_map, trace_agg.uint64_map)
+RETURNS trace_agg.uint64_map
+AS 'MODULE_PATHNAME', 'sum_map_subtract_uint64'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION trace_agg.sum_map_subtract(trace_agg.uint64_map, trace_agg.uint64_map) IS
+	'per-key difference a - b of two maps, zero totals kept (a negative total is an error), e.g. a stored sum_map result less the sum of rows that left it';
+
+CREATE FUNCTION trace_agg.sum_map_subtract(trace_agg.decimal_map, trace_agg.decimal_map)
+RETURNS trace_agg.decimal_map
+AS 'MODULE_PATHNAME', 'sum_map_subtract_decimal'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION trace_agg.sum_map_subtract(trace_agg.decimal_map, trace_agg.decimal_map) IS
+	'per-key difference a - b of two maps, zero totals kept, e.g. a stored sum_map result less the sum of rows that left it';
+
 -- Comments on the objects above that have none beside their definition,
 -- so that \df+ and \dT+ explain every one (issue 11, item 7).
 COMMENT ON FUNCTION trace_agg.map_agg_combine(internal, internal) IS

@@ -1076,13 +1076,17 @@ COMMENT ON AGGREGATE trace_agg.metadata(jsonb, text[], timestamptz) IS
 -- A derived view is a Postgres view (its query, name, schema and owner)
 -- plus this row naming it, its source and its target by OID.  A target has
 -- one derived view at most: the view is its only writer.
+-- Its mode says how: 'recompute' reads the source again for the keys a
+-- statement touched, 'delta' adds the statement's changes to the stored
+-- aggregates (src/derived_delta.c).
 CREATE TABLE trace_agg.derived_view (
     view   regclass PRIMARY KEY,
     source regclass NOT NULL,
-    target regclass NOT NULL UNIQUE
+    target regclass NOT NULL UNIQUE,
+    mode   text NOT NULL DEFAULT 'recompute' CHECK (mode IN ('recompute', 'delta'))
 );
 COMMENT ON TABLE trace_agg.derived_view IS
-    'derived views: after every statement writing source, the keys it touched are recomputed by the query of view into target';
+    'derived views: after every statement writing source, the keys it touched are recomputed by the query of view into target (mode recompute), or the statement''s changes are added to their rows (mode delta)';
 -- Definitions are user data: pg_dump keeps them.
 SELECT pg_catalog.pg_extension_config_dump('trace_agg.derived_view', '');
 -- Everyone reads the definitions (as pg_views); only the extension's
@@ -1102,11 +1106,12 @@ CREATE FUNCTION trace_agg.derived_maintain() RETURNS trigger
 COMMENT ON FUNCTION trace_agg.derived_maintain() IS
     'statement trigger of a derived view source: recomputes the keys the statement touched in every derived view of it';
 
-CREATE FUNCTION trace_agg.create_derived_view(name text, target regclass, query text)
+CREATE FUNCTION trace_agg.create_derived_view(name text, target regclass, query text,
+                                              mode text DEFAULT 'recompute')
     RETURNS void
     AS 'MODULE_PATHNAME', 'trace_agg_create_derived_view' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION trace_agg.create_derived_view(text, regclass, text) IS
-    'create a derived view (a view named name, by default in target''s schema) over a stored table that changes: target holds the query''s rows, and every statement writing the source recomputes the keys it touched';
+COMMENT ON FUNCTION trace_agg.create_derived_view(text, regclass, text, text) IS
+    'create a derived view (a view named name, by default in target''s schema) over a stored table that changes: target holds the query''s rows, and every statement writing the source recomputes the keys it touched (mode recompute) or, for count and sum only, adds its changes to their rows (mode delta)';
 
 CREATE FUNCTION trace_agg.drop_derived_view(name text, if_exists boolean DEFAULT false)
     RETURNS void
@@ -1123,7 +1128,9 @@ COMMENT ON FUNCTION trace_agg.refresh_derived_view(text) IS
 CREATE FUNCTION trace_agg.derived_view_statements(source regclass,
                                                   OUT view regclass, OUT owner regrole,
                                                   OUT key_types regtype[], OUT lock_statement text,
-                                                  OUT statement text, OUT full_statement text)
+                                                  OUT statement text, OUT full_statement text,
+                                                  OUT mode text, OUT delta_statement text,
+                                                  OUT cleanup_statement text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'trace_agg_derived_view_statements' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
@@ -1131,12 +1138,12 @@ COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
 
 CREATE VIEW trace_agg.derived_views AS
     SELECT d.view, n.nspname AS schema, c.relname AS view_name, d.source, d.target,
-           c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(d.view) AS query
+           c.relowner::pg_catalog.regrole AS owner, pg_catalog.pg_get_viewdef(d.view) AS query, d.mode
     FROM trace_agg.derived_view d
     JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.view
     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace;
 GRANT SELECT ON trace_agg.derived_views TO PUBLIC;
-COMMENT ON VIEW trace_agg.derived_views IS 'derived views with their queries';
+COMMENT ON VIEW trace_agg.derived_views IS 'derived views with their queries and modes';
 
 -- Every way a derived view, its source or its target goes passes here: a
 -- dropped view's definition is forgotten (and any whose view is gone by a
@@ -1669,3 +1676,27 @@ $$;
 -- the caller's rights before opening anything.
 COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
     'the statements that maintain the derived views of source, in order, each as its view''s owner: the hashes of the keys a statement touched, whose locks maintenance takes in that order (keys as one array per key column, of key_types, as $1 ...), their recomputation, and the recomputation of every key; for roles with SELECT on source or owning one of its derived views';
+
+-- Delta mode of derived views (issue 14): create_derived_view's mode, the
+-- catalog's mode column and derived_view_statements' delta statements are
+-- defined in place in the derived views section above; the description of
+-- derived_view_statements, last set by the security review, says what it
+-- shows for a view in delta mode.
+COMMENT ON FUNCTION trace_agg.derived_view_statements(regclass) IS
+    'the statements that maintain the derived views of source, in order, each as its view''s owner: the hashes of the keys a statement touched, whose locks maintenance takes in that order (keys as one array per key column, of key_types, as $1 ...), their recomputation, and the recomputation of every key; in delta mode no lock, the statement gathering a firing''s changes (delta_statement), the one adding them (statement, after the keys one numeric[] per count or sum and two jsonb[] per sum_map) and the one deleting rows whose count fell to 0 and subtracting what old rows took from sum_maps (cleanup_statement); for roles with SELECT on source or owning one of its derived views';
+
+-- sum_map_subtract: what a stored sum becomes when rows leave it (the
+-- delta mode of sum_map outputs).  Same statements as in sql/ext/210_sum_map.sql.
+CREATE FUNCTION trace_agg.sum_map_subtract(trace_agg.uint64_map, trace_agg.uint64_map)
+RETURNS trace_agg.uint64_map
+AS 'MODULE_PATHNAME', 'sum_map_subtract_uint64'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION trace_agg.sum_map_subtract(trace_agg.uint64_map, trace_agg.uint64_map) IS
+	'per-key difference a - b of two maps, zero totals kept (a negative total is an error), e.g. a stored sum_map result less the sum of rows that left it';
+
+CREATE FUNCTION trace_agg.sum_map_subtract(trace_agg.decimal_map, trace_agg.decimal_map)
+RETURNS trace_agg.decimal_map
+AS 'MODULE_PATHNAME', 'sum_map_subtract_decimal'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION trace_agg.sum_map_subtract(trace_agg.decimal_map, trace_agg.decimal_map) IS
+	'per-key difference a - b of two maps, zero totals kept, e.g. a stored sum_map result less the sum of rows that left it';
