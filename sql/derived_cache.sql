@@ -148,6 +148,31 @@ DELETE FROM src_old WHERE k = 'k1';
 SELECT * FROM tgt_old ORDER BY k;
 
 SELECT trace_agg.drop_derived_view('v');
+
+-- A chain: the target of one view is the source of another, maintained
+-- while the first one's statement runs.  That statement calls a function
+-- that replaces another function, so every prepared statement turns stale
+-- while it runs: the second view's firing must build its own again and
+-- leave the running one alone.
+CREATE FUNCTION dc.replacing(v integer) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE OR REPLACE FUNCTION dc.nothing() RETURNS void LANGUAGE sql AS '';
+    RETURN v;
+END $$;
+CREATE TABLE per_k (k text PRIMARY KEY, total bigint NOT NULL, grp integer NOT NULL DEFAULT 1);
+CREATE TABLE overall (grp integer PRIMARY KEY, keys bigint, total numeric);
+SELECT trace_agg.create_derived_view('per_k_v', 'per_k',
+    'SELECT k, sum(dc.replacing(b)) AS total FROM src_old GROUP BY k');
+SELECT trace_agg.create_derived_view('overall_v', 'overall',
+    'SELECT grp, count(*) AS keys, sum(total) AS total FROM per_k GROUP BY grp');
+UPDATE src_old SET b = b + 1;
+UPDATE src_old SET b = b + 1 WHERE k = 'k2';
+INSERT INTO src_old VALUES (20, 'k3', 0, 5);
+SELECT k, total FROM per_k ORDER BY k;
+SELECT * FROM overall;
+SELECT dc.differences('per_k', 'per_k_v') + dc.differences('overall', 'overall_v') AS differences;
+SELECT trace_agg.drop_derived_view('overall_v');
+SELECT trace_agg.drop_derived_view('per_k_v');
 DROP SCHEMA dc CASCADE;
 REVOKE ALL ON SCHEMA public FROM dc_owner;
 DROP ROLE dc_owner;
