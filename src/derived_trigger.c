@@ -46,10 +46,28 @@
  * Each view runs as its owner inside a security-restricted operation, with
  * search_path pinned and every setting it changes rolled back, as the
  * fan-out does.
+ *
+ * The statements are built and prepared once per backend, view, firing
+ * relation (the shape of its transition tables) and kind of firing (which
+ * transition tables it has), and kept until they may no longer be what the
+ * view's definition gives: a relcache invalidation of the view (CREATE OR
+ * REPLACE VIEW, a rename, ALTER ... OWNER), its source, its target, the
+ * firing relation or the extension's catalogs; a change of any function,
+ * type, operator, schema or role (a statement names them as they were
+ * called, and resolves names with its owner's rights when built); or a
+ * catalog row that no longer matches (another owner, target or mode, or
+ * materialized views starting or ceasing to share the target).  The list
+ * of a source's views is read from the catalog at every firing, so a view
+ * created or dropped elsewhere is seen at once.  The trigger locks the
+ * view, its target and its source before it looks at the cache, so that a
+ * change committed before is seen and none can happen until the statement
+ * ends.  Rights are checked at every firing.  A TRUNCATE, rare, builds its
+ * statement anew.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -63,6 +81,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -78,8 +97,36 @@ typedef struct DerivedView
 	Oid			viewid;
 	Oid			targetid;
 	Oid			ownerid;
+	bool		delta;			/* its mode */
+	bool		shared;			/* materialized views write its target too */
 	char	   *name;			/* qualified, for messages */
 } DerivedView;
+
+/*
+ * The prepared statements of one derived view for the firings of one
+ * relation with one set of transition tables, in this backend (see the
+ * header).  Everything but the plans lives in CONTEXT.
+ */
+typedef struct ViewStatements
+{
+	Oid			viewid;
+	Oid			relid;			/* the firing relation */
+	bool		has_old;
+	bool		has_new;
+	bool		stale;
+	Oid			ownerid;		/* the catalog's facts they were built from */
+	Oid			targetid;
+	bool		delta;
+	bool		shared;
+	int			nparams;		/* and their parameters, as in DerivedStatements */
+	Oid		   *key_array_types;
+	List	   *relids;			/* relations whose change makes them stale */
+	SPIPlanPtr	collect;
+	SPIPlanPtr	lock;			/* NULL in delta mode */
+	SPIPlanPtr	keys;
+	SPIPlanPtr	cleanup;		/* NULL in recompute mode */
+	MemoryContext context;
+} ViewStatements;
 
 /*
  * The keys gathered for one derived view, waiting for the end of the
@@ -90,19 +137,23 @@ typedef struct PendingKeys
 {
 	int			depth;
 	DerivedView view;
-	DerivedStatements stmts;
-	Datum	   *arrays;			/* one per key column, or NULL before any key */
+	ViewStatements *vs;			/* kept until pending is empty */
+	Datum	   *arrays;			/* one per parameter, or NULL before any key */
 } PendingKeys;
 
 static List *pending = NIL;
+static List *cached_views = NIL;	/* ViewStatements, in CacheMemoryContext */
+static SPIPlanPtr views_plan = NULL;	/* read_views' statement */
 static int	finish_depth = 0;	/* ExecutorFinish calls running in this backend */
+static int	running = 0;		/* firings and maintenances running in this backend */
 static int	max_key_locks = 1000;	/* trace_agg.derived_max_key_locks */
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /*
  * The derived views of SOURCEID in the order they run, as committed now
  * (a view created or dropped by a transaction that committed since the
- * statement began is seen), read as the catalog's owner.
+ * statement began is seen), read as the catalog's owner.  Its statement is
+ * prepared once per backend; it names everything in full.
  */
 static List *
 read_views(Oid sourceid)
@@ -110,18 +161,40 @@ read_views(Oid sourceid)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
 	List	   *views = NIL;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			rc;
 	uint64		i;
 
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	if (views_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT d.view::pg_catalog.oid, d.target::pg_catalog.oid, c.relowner, "
+									   "d.mode OPERATOR(pg_catalog.=) '" DERIVED_MODE_DELTA "', "
+									   "EXISTS (SELECT FROM trace_agg.materialized_view m "
+									   "WHERE m.target OPERATOR(pg_catalog.=) d.target), "
+									   "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+									   "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
+									   "FROM trace_agg.derived_view d "
+									   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.view "
+									   "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+									   "WHERE d.source OPERATOR(pg_catalog.=) $1 ORDER BY n.nspname, c.relname",
+									   1, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the reading of derived views: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		views_plan = plan;
+	}
 	PushActiveSnapshot(GetLatestSnapshot());
-	trace_agg_catalog_execute("SELECT d.view::pg_catalog.oid, d.target::pg_catalog.oid, c.relowner, "
-							  "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
-							  "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
-							  "FROM trace_agg.derived_view d "
-							  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.view "
-							  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-							  "WHERE d.source OPERATOR(pg_catalog.=) $1 ORDER BY n.nspname, c.relname",
-							  1, argtypes, args, NULL, true);
+	rc = SPI_execute_plan(views_plan, args, NULL, true, 0);
 	PopActiveSnapshot();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read the derived views of table %u: %s",
+			 sourceid, SPI_result_code_string(rc));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
@@ -132,14 +205,196 @@ read_views(Oid sourceid)
 		view->viewid = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
 		view->targetid = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
 		view->ownerid = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-		view->name = SPI_getvalue(row, desc, 4);
+		view->delta = DatumGetBool(SPI_getbinval(row, desc, 4, &isnull));
+		view->shared = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
+		view->name = SPI_getvalue(row, desc, 6);
 		views = lappend(views, view);
 	}
 	return views;
 }
 
 /*
- * The arguments of P's statements: its key arrays, or nulls before any key
+ * A relation the cached statements involve changed (InvalidOid: any).
+ * The statements are only marked here: an invalidation may arrive while
+ * one of them runs.
+ */
+static void
+mark_relation_changed(Datum arg, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, cached_views)
+	{
+		ViewStatements *vs = lfirst(lc);
+
+		if (!OidIsValid(relid) || list_member_oid(vs->relids, relid))
+			vs->stale = true;
+	}
+}
+
+/*
+ * A function, type, operator, schema or role changed: a statement names
+ * them as its owner could see them when it was built, so every statement
+ * is built again.
+ */
+static void
+mark_all_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	mark_relation_changed(arg, InvalidOid);
+}
+
+/* Free the plans of VS and its memory. */
+static void
+free_view_statements(ViewStatements *vs)
+{
+	if (vs->collect)
+		SPI_freeplan(vs->collect);
+	if (vs->lock)
+		SPI_freeplan(vs->lock);
+	if (vs->keys)
+		SPI_freeplan(vs->keys);
+	if (vs->cleanup)
+		SPI_freeplan(vs->cleanup);
+	MemoryContextDelete(vs->context);
+}
+
+/*
+ * Free stale statements, unless a firing or a maintenance of this backend
+ * may still run them (a chain: the target of one view is the source of
+ * another), or keys gathered with them wait for their statement's end.
+ */
+static void
+drop_stale_statements(void)
+{
+	ListCell   *lc;
+
+	if (running > 0 || pending != NIL)
+		return;
+	foreach(lc, cached_views)
+	{
+		ViewStatements *vs = lfirst(lc);
+
+		if (!vs->stale)
+			continue;
+		cached_views = foreach_delete_current(cached_views, lc);
+		free_view_statements(vs);
+	}
+}
+
+/* SQL prepared and kept as the current user, or NULL for no SQL. */
+static SPIPlanPtr
+prepare_kept(const char *sql, const ViewStatements *vs, const char *viewname)
+{
+	SPIPlanPtr	plan;
+
+	if (sql == NULL)
+		return NULL;
+	plan = SPI_prepare(sql, vs->nparams, vs->key_array_types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare a statement of derived view \"%s\": %s",
+			 viewname, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * Build and prepare VIEW's statements for firings of RELID (SOURCEID or one
+ * of its partitions) with the transition tables HAS_OLD and HAS_NEW, which
+ * must be registered.  Prepared as the view's owner, in a
+ * security-restricted operation, as they run.
+ */
+static ViewStatements *
+build_view_statements(const DerivedView *view, Oid relid, Oid sourceid, bool has_old, bool has_new)
+{
+	DerivedStatements stmts;
+	MemoryContext context;
+	MemoryContext oldcxt;
+	ViewStatements *vs;
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			catalog = get_namespace_oid("trace_agg", false);
+
+	derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
+							 has_old, has_new, &stmts, NULL, NIL);
+	context = AllocSetContextCreate(CacheMemoryContext, "trace_agg derived view statements",
+									ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(context);
+	vs = palloc0(sizeof(ViewStatements));
+	vs->viewid = view->viewid;
+	vs->relid = relid;
+	vs->has_old = has_old;
+	vs->has_new = has_new;
+	vs->ownerid = view->ownerid;
+	vs->targetid = view->targetid;
+	vs->delta = stmts.delta;
+	vs->shared = view->shared;
+	vs->nparams = stmts.nparams;
+	vs->key_array_types = palloc(sizeof(Oid) * Max(stmts.nparams, 1));
+	memcpy(vs->key_array_types, stmts.key_array_types, sizeof(Oid) * stmts.nparams);
+	vs->relids = list_make4_oid(view->viewid, sourceid, view->targetid, relid);
+	vs->relids = lappend_oid(vs->relids, get_relname_relid("derived_view", catalog));
+	vs->relids = lappend_oid(vs->relids, get_relname_relid("materialized_view", catalog));
+	vs->context = context;
+	MemoryContextSwitchTo(oldcxt);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(view->ownerid, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		vs->collect = prepare_kept(stmts.collect_sql, vs, view->name);
+		vs->lock = prepare_kept(stmts.lock_sql, vs, view->name);
+		vs->keys = prepare_kept(stmts.keys_sql, vs, view->name);
+		vs->cleanup = prepare_kept(stmts.cleanup_sql, vs, view->name);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_CATCH();
+	{
+		free_view_statements(vs);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return vs;
+}
+
+/*
+ * The current statements of VIEW for firings of RELID with the transition
+ * tables HAS_OLD and HAS_NEW.  The caller has locked the view, its source
+ * and its target, which processed the invalidations committed before; a
+ * set that building made stale (a function replaced meanwhile) is built
+ * again.
+ */
+static ViewStatements *
+view_statements(const DerivedView *view, Oid relid, Oid sourceid, bool has_old, bool has_new)
+{
+	ListCell   *lc;
+	ViewStatements *vs;
+	MemoryContext oldcxt;
+
+	foreach(lc, cached_views)
+	{
+		vs = lfirst(lc);
+		if (vs->stale || vs->viewid != view->viewid || vs->relid != relid ||
+			vs->has_old != has_old || vs->has_new != has_new)
+			continue;
+		if (vs->ownerid == view->ownerid && vs->targetid == view->targetid &&
+			vs->delta == view->delta && vs->shared == view->shared)
+			return vs;
+		vs->stale = true;
+	}
+	for (;;)
+	{
+		vs = build_view_statements(view, relid, sourceid, has_old, has_new);
+		oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
+		cached_views = lappend(cached_views, vs);
+		MemoryContextSwitchTo(oldcxt);
+		if (!vs->stale)
+			return vs;
+	}
+}
+
+/*
+ * The arguments of P's statements: its arrays, or nulls before any key
  * was gathered (an empty set of keys).
  */
 static Datum *
@@ -147,32 +402,42 @@ key_args(const PendingKeys *p, char **nulls)
 {
 	int			i;
 
-	*nulls = palloc(Max(p->stmts.nparams, 1));
-	for (i = 0; i < p->stmts.nparams; i++)
+	*nulls = palloc(Max(p->vs->nparams, 1));
+	for (i = 0; i < p->vs->nparams; i++)
 		(*nulls)[i] = p->arrays ? ' ' : 'n';
-	return p->arrays ? p->arrays : palloc0(sizeof(Datum) * Max(p->stmts.nparams, 1));
+	return p->arrays ? p->arrays : palloc0(sizeof(Datum) * Max(p->vs->nparams, 1));
 }
 
 /*
- * Run SQL with P's key arrays as its arguments, as the view's owner, in a
+ * Run PLAN, or else SQL without arguments, as VIEW's owner, in a
  * security-restricted operation.
  */
 static void
-run_as_owner(const PendingKeys *p, const char *sql)
+run_as_owner(const DerivedView *view, SPIPlanPtr plan, const char *sql, Datum *args,
+			 const char *nulls)
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	int			rc;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(view->ownerid, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	rc = plan ? SPI_execute_plan(plan, args, nulls, false, 0) : SPI_execute(sql, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "statement of derived view \"%s\" failed: %s",
+			 view->name, SPI_result_code_string(rc));
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* Run PLAN with P's arrays as its arguments, as its view's owner. */
+static void
+run_pending(const PendingKeys *p, SPIPlanPtr plan)
+{
 	char	   *nulls;
 	Datum	   *args = key_args(p, &nulls);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(p->view.ownerid, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_execute_with_args(sql, p->stmts.nparams, p->stmts.key_array_types, args, nulls,
-							  false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "statement of derived view \"%s\" failed: %s",
-			 p->view.name, SPI_result_code_string(SPI_result));
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	run_as_owner(&p->view, plan, NULL, args, nulls);
 }
 
 /*
@@ -209,13 +474,13 @@ maintain(PendingKeys *p)
 	int			nest = fanout_pin_search_path();
 	int			i;
 
-	if (p->arrays != NULL && p->stmts.delta)
+	if (p->arrays != NULL && p->vs->delta)
 	{
 		bool		isnull;
 
-		run_as_owner(p, p->stmts.keys_sql);
+		run_pending(p, p->vs->keys);
 		if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) > 0)
-			run_as_owner(p, p->stmts.cleanup_sql);
+			run_pending(p, p->vs->cleanup);
 	}
 	else if (p->arrays != NULL)
 	{
@@ -229,7 +494,7 @@ maintain(PendingKeys *p)
 			uint64		k;
 
 			lock_key(p->view.targetid, 0, true, ShareLock);
-			run_as_owner(p, p->stmts.lock_sql);
+			run_pending(p, p->vs->lock);
 			for (k = 0; k < SPI_processed; k++)
 			{
 				bool		isnull;
@@ -238,19 +503,13 @@ maintain(PendingKeys *p)
 				lock_key(p->view.targetid, (uint32) DatumGetInt32(h), false, ExclusiveLock);
 			}
 		}
-		run_as_owner(p, p->stmts.keys_sql);
+		run_pending(p, p->vs->keys);
 	}
 	AtEOXact_GUC(false, nest);
-	for (i = 0; p->arrays && i < p->stmts.nparams; i++)
+	for (i = 0; p->arrays && i < p->vs->nparams; i++)
 		pfree(DatumGetPointer(p->arrays[i]));
 	if (p->arrays)
 		pfree(p->arrays);
-	pfree(p->stmts.key_array_types);
-	if (p->stmts.lock_sql)
-		pfree(p->stmts.lock_sql);
-	pfree(p->stmts.keys_sql);
-	if (p->stmts.cleanup_sql)
-		pfree(p->stmts.cleanup_sql);
 	pfree(p->view.name);
 	pfree(p);
 }
@@ -285,8 +544,17 @@ maintain_pending(int depth)
 	if (mine == NIL)
 		return;
 	SPI_connect();
-	foreach(lc, mine)
-		maintain(lfirst(lc));
+	running++;
+	PG_TRY();
+	{
+		foreach(lc, mine)
+			maintain(lfirst(lc));
+	}
+	PG_FINALLY();
+	{
+		running--;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	list_free(mine);
 }
@@ -341,7 +609,8 @@ forget_pending_subxact(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * Hooks and settings of derived views, from _PG_init: the executor hook
- * that maintains them at the end of each statement.
+ * that maintains them at the end of each statement, and the invalidation
+ * callbacks of their cached statements.
  */
 void
 derived_init(void)
@@ -355,6 +624,13 @@ derived_init(void)
 	ExecutorFinish_hook = derived_executor_finish;
 	RegisterXactCallback(forget_pending, NULL);
 	RegisterSubXactCallback(forget_pending_subxact, NULL);
+	CacheRegisterRelcacheCallback(mark_relation_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(OPEROID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, mark_all_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, mark_all_changed, (Datum) 0);
 }
 
 /*
@@ -381,10 +657,12 @@ check_trigger(TriggerData *trigdata, const char *name, bool old_rows, bool new_r
 
 /*
  * The entry gathering VIEW's keys for the statement finishing at DEPTH,
- * made with STMTS if there is none yet.
+ * made with VS if there is none yet.  An entry made by an earlier firing
+ * of the statement (the UPDATE firing of an upsert before its INSERT one)
+ * keeps its statements: VS must take the same arguments.
  */
 static PendingKeys *
-pending_entry(int depth, const DerivedView *view, const DerivedStatements *stmts)
+pending_entry(int depth, const DerivedView *view, ViewStatements *vs)
 {
 	ListCell   *lc;
 	PendingKeys *p;
@@ -393,22 +671,22 @@ pending_entry(int depth, const DerivedView *view, const DerivedStatements *stmts
 	foreach(lc, pending)
 	{
 		p = lfirst(lc);
-		if (p->depth == depth && p->view.viewid == view->viewid)
-			return p;
+		if (p->depth != depth || p->view.viewid != view->viewid)
+			continue;
+		if (p->vs->nparams != vs->nparams ||
+			memcmp(p->vs->key_array_types, vs->key_array_types, sizeof(Oid) * vs->nparams) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("derived view \"%s\" changed while a statement writing its source ran",
+							view->name)));
+		return p;
 	}
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	p = palloc0(sizeof(PendingKeys));
 	p->depth = depth;
 	p->view = *view;
 	p->view.name = pstrdup(view->name);
-	p->stmts = *stmts;
-	p->stmts.key_array_types = palloc(sizeof(Oid) * stmts->nparams);
-	memcpy(p->stmts.key_array_types, stmts->key_array_types, sizeof(Oid) * stmts->nparams);
-	p->stmts.collect_sql = NULL;
-	p->stmts.lock_sql = stmts->lock_sql ? pstrdup(stmts->lock_sql) : NULL;
-	p->stmts.keys_sql = pstrdup(stmts->keys_sql);
-	p->stmts.cleanup_sql = stmts->cleanup_sql ? pstrdup(stmts->cleanup_sql) : NULL;
-	p->stmts.full_sql = NULL;
+	p->vs = vs;
 	pending = lappend(pending, p);
 	MemoryContextSwitchTo(oldcxt);
 	return p;
@@ -416,7 +694,7 @@ pending_entry(int depth, const DerivedView *view, const DerivedStatements *stmts
 
 /* Add the keys of this firing's transition tables to P's arrays. */
 static void
-gather_keys(PendingKeys *p, const char *collect_sql)
+gather_keys(PendingKeys *p, SPIPlanPtr collect)
 {
 	char	   *nulls;
 	Datum	   *args = key_args(p, &nulls);
@@ -425,8 +703,7 @@ gather_keys(PendingKeys *p, const char *collect_sql)
 	int			rc;
 	int			i;
 
-	rc = SPI_execute_with_args(collect_sql, p->stmts.nparams, p->stmts.key_array_types, args, nulls,
-							   true, 1);
+	rc = SPI_execute_plan(collect, args, nulls, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not gather the keys of derived view \"%s\": %s",
 			 p->view.name, SPI_result_code_string(rc));
@@ -435,8 +712,8 @@ gather_keys(PendingKeys *p, const char *collect_sql)
 		return;
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	if (p->arrays == NULL)
-		p->arrays = palloc0(sizeof(Datum) * p->stmts.nparams);
-	for (i = 0; i < p->stmts.nparams; i++)
+		p->arrays = palloc0(sizeof(Datum) * p->vs->nparams);
+	for (i = 0; i < p->vs->nparams; i++)
 	{
 		Datum		merged = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 													 i + 1, &isnull), false, -1);
@@ -458,6 +735,7 @@ gather_keys(PendingKeys *p, const char *collect_sql)
 static List *
 gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, bool truncate)
 {
+	Oid			relid = RelationGetRelid(trigdata->tg_relation);
 	List	   *views = read_views(sourceid);
 	List	   *now = NIL;
 	ListCell   *lc;
@@ -465,7 +743,7 @@ gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, b
 	foreach(lc, views)
 	{
 		DerivedView *view = lfirst(lc);
-		DerivedStatements stmts;
+		ViewStatements *vs;
 		PendingKeys *p;
 
 		if (IsolationUsesXactSnapshot())
@@ -480,33 +758,32 @@ gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, b
 		 * A view dropped by a transaction that committed since its
 		 * definition was read is skipped; once locked, it stays until this
 		 * transaction ends (DROP VIEW waits for it).  No rename of the
-		 * target either, between building the statements and running them.
+		 * target or of the source (an ancestor of the firing partition)
+		 * either, from the look at the cache to the end of the statement.
 		 */
 		LockRelationOid(view->viewid, AccessShareLock);
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(view->viewid)))
 			continue;
 		LockRelationOid(view->targetid, RowExclusiveLock);
+		LockRelationOid(sourceid, AccessShareLock);
 
 		/*
 		 * Rights can change without touching the relations (a role loses a
 		 * membership or BYPASSRLS): checked at every firing.
 		 */
 		derived_check_source_access(sourceid, view->ownerid, view->name, false);
-		derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
-								 has_old, has_new, &stmts, NULL, NIL);
 		if (truncate)
 		{
-			PendingKeys whole = {0};
+			DerivedStatements stmts;
 
-			whole.view = *view;
-			whole.stmts = stmts;
-			whole.stmts.nkeys = 0;
-			whole.stmts.nparams = 0;
-			run_as_owner(&whole, stmts.full_sql);
+			derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
+									 false, false, &stmts, NULL, NIL);
+			run_as_owner(view, NULL, stmts.full_sql, NULL, NULL);
 			continue;
 		}
-		p = pending_entry(finish_depth, view, &stmts);
-		gather_keys(p, stmts.collect_sql);
+		vs = view_statements(view, relid, sourceid, has_old, has_new);
+		p = pending_entry(finish_depth, view, vs);
+		gather_keys(p, vs->collect);
 		if (finish_depth == 0)
 			now = lappend(now, p);
 	}
@@ -558,8 +835,18 @@ trace_agg_derived_maintain(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not register the transition tables of a derived view trigger");
 	nest = fanout_pin_search_path();
 	fanout_check_catalog_version();
-	foreach(lc, sources)
-		now = list_concat(now, gather_source(trigdata, lfirst_oid(lc), has_old, has_new, truncate));
+	drop_stale_statements();
+	running++;
+	PG_TRY();
+	{
+		foreach(lc, sources)
+			now = list_concat(now, gather_source(trigdata, lfirst_oid(lc), has_old, has_new, truncate));
+	}
+	PG_FINALLY();
+	{
+		running--;
+	}
+	PG_END_TRY();
 	AtEOXact_GUC(false, nest);
 
 	/* Outside the executor (a top-level COPY): no statement end to wait for. */
