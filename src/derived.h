@@ -7,6 +7,7 @@
 #define TRACE_AGG_DERIVED_H
 
 #include "nodes/parsenodes.h"
+#include "executor/spi.h"
 #include "utils/relcache.h"
 
 /* The maintenance triggers on a source, one per event. */
@@ -51,6 +52,50 @@ typedef struct DerivedStatements
 /* The modes of trace_agg.derived_view.mode. */
 #define DERIVED_MODE_RECOMPUTE "recompute"
 #define DERIVED_MODE_DELTA "delta"
+
+/* A derived view of the firing source, as read from the catalog. */
+typedef struct DerivedView
+{
+	Oid			viewid;
+	Oid			targetid;
+	Oid			ownerid;
+	bool		delta;			/* its mode */
+	bool		shared;			/* materialized views write its target too */
+	char	   *name;			/* qualified, for messages */
+} DerivedView;
+
+/*
+ * The prepared statements of one derived view for the firings of one
+ * relation with one set of transition tables, in this backend (see the
+ * header).  Everything but the plans lives in CONTEXT.
+ */
+typedef struct ViewStatements
+{
+	Oid			viewid;
+	Oid			relid;			/* the firing relation */
+	bool		has_old;
+	bool		has_new;
+	bool		stale;
+	Oid			ownerid;		/* the catalog's facts they were built from */
+	Oid			targetid;
+	bool		delta;
+	bool		shared;
+	int			nparams;		/* and their parameters, as in DerivedStatements */
+	Oid		   *key_array_types;
+	List	   *relids;			/* relations whose change makes them stale */
+	SPIPlanPtr	collect;
+	SPIPlanPtr	lock;			/* NULL in delta mode */
+	SPIPlanPtr	keys;
+	SPIPlanPtr	cleanup;		/* NULL in recompute mode */
+	MemoryContext context;
+} ViewStatements;
+
+/* derived_cache.c */
+extern List *derived_cache_read_views(Oid sourceid);
+extern ViewStatements *derived_cache_statements(const DerivedView *view, Oid relid, Oid sourceid,
+												bool has_old, bool has_new);
+extern void derived_cache_drop_stale(void);
+extern void derived_cache_init(void);
 
 /* derived_build.c */
 extern void derived_build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,

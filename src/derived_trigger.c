@@ -47,16 +47,8 @@
  * search_path pinned and every setting it changes rolled back, as the
  * fan-out does.
  *
- * The statements are built and prepared once per backend, view, firing
- * relation (the shape of its transition tables) and kind of firing (which
- * transition tables it has), and kept until they may no longer be what the
- * view's definition gives: a relcache invalidation of the view (CREATE OR
- * REPLACE VIEW, a rename, ALTER ... OWNER), its source, its target, the
- * firing relation or the extension's catalogs; a change of any function,
- * type, operator, schema or role (a statement names them as they were
- * called, and resolves names with its owner's rights when built); or a
- * catalog row that no longer matches (another owner, target or mode, or
- * materialized views starting or ceasing to share the target).  The list
+ * The statements come from a cache of this backend (derived_cache.c),
+ * freed only when no firing or maintenance of this backend runs.  The list
  * of a source's views is read from the catalog at every firing, so a view
  * created or dropped elsewhere is seen at once.  The trigger locks the
  * view, its target and its source before it looks at the cache, so that a
@@ -67,10 +59,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/partition.h"
-#include "catalog/pg_authid.h"
-#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -81,52 +70,14 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "derived.h"
 #include "fanout.h"
 #include "trace_agg.h"
 
-/* A derived view of the firing source, as read from the catalog. */
-typedef struct DerivedView
-{
-	Oid			viewid;
-	Oid			targetid;
-	Oid			ownerid;
-	bool		delta;			/* its mode */
-	bool		shared;			/* materialized views write its target too */
-	char	   *name;			/* qualified, for messages */
-} DerivedView;
-
-/*
- * The prepared statements of one derived view for the firings of one
- * relation with one set of transition tables, in this backend (see the
- * header).  Everything but the plans lives in CONTEXT.
- */
-typedef struct ViewStatements
-{
-	Oid			viewid;
-	Oid			relid;			/* the firing relation */
-	bool		has_old;
-	bool		has_new;
-	bool		stale;
-	Oid			ownerid;		/* the catalog's facts they were built from */
-	Oid			targetid;
-	bool		delta;
-	bool		shared;
-	int			nparams;		/* and their parameters, as in DerivedStatements */
-	Oid		   *key_array_types;
-	List	   *relids;			/* relations whose change makes them stale */
-	SPIPlanPtr	collect;
-	SPIPlanPtr	lock;			/* NULL in delta mode */
-	SPIPlanPtr	keys;
-	SPIPlanPtr	cleanup;		/* NULL in recompute mode */
-	MemoryContext context;
-} ViewStatements;
 
 /*
  * The keys gathered for one derived view, waiting for the end of the
@@ -142,256 +93,10 @@ typedef struct PendingKeys
 } PendingKeys;
 
 static List *pending = NIL;
-static List *cached_views = NIL;	/* ViewStatements, in CacheMemoryContext */
-static SPIPlanPtr views_plan = NULL;	/* read_views' statement */
 static int	finish_depth = 0;	/* ExecutorFinish calls running in this backend */
 static int	running = 0;		/* firings and maintenances running in this backend */
 static int	max_key_locks = 1000;	/* trace_agg.derived_max_key_locks */
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
-
-/*
- * The derived views of SOURCEID in the order they run, as committed now
- * (a view created or dropped by a transaction that committed since the
- * statement began is seen), read as the catalog's owner.  Its statement is
- * prepared once per backend; it names everything in full.
- */
-static List *
-read_views(Oid sourceid)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
-	List	   *views = NIL;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			rc;
-	uint64		i;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (views_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT d.view::pg_catalog.oid, d.target::pg_catalog.oid, c.relowner, "
-									   "d.mode OPERATOR(pg_catalog.=) '" DERIVED_MODE_DELTA "', "
-									   "EXISTS (SELECT FROM trace_agg.materialized_view m "
-									   "WHERE m.target OPERATOR(pg_catalog.=) d.target), "
-									   "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
-									   "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
-									   "FROM trace_agg.derived_view d "
-									   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.view "
-									   "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-									   "WHERE d.source OPERATOR(pg_catalog.=) $1 ORDER BY n.nspname, c.relname",
-									   1, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the reading of derived views: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		views_plan = plan;
-	}
-	PushActiveSnapshot(GetLatestSnapshot());
-	rc = SPI_execute_plan(views_plan, args, NULL, true, 0);
-	PopActiveSnapshot();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read the derived views of table %u: %s",
-			 sourceid, SPI_result_code_string(rc));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		DerivedView *view = palloc(sizeof(DerivedView));
-		bool		isnull;
-
-		view->viewid = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		view->targetid = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
-		view->ownerid = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-		view->delta = DatumGetBool(SPI_getbinval(row, desc, 4, &isnull));
-		view->shared = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
-		view->name = SPI_getvalue(row, desc, 6);
-		views = lappend(views, view);
-	}
-	return views;
-}
-
-/*
- * A relation the cached statements involve changed (InvalidOid: any).
- * The statements are only marked here: an invalidation may arrive while
- * one of them runs.
- */
-static void
-mark_relation_changed(Datum arg, Oid relid)
-{
-	ListCell   *lc;
-
-	foreach(lc, cached_views)
-	{
-		ViewStatements *vs = lfirst(lc);
-
-		if (!OidIsValid(relid) || list_member_oid(vs->relids, relid))
-			vs->stale = true;
-	}
-}
-
-/*
- * A function, type, operator, schema or role changed: a statement names
- * them as its owner could see them when it was built, so every statement
- * is built again.
- */
-static void
-mark_all_changed(Datum arg, int cacheid, uint32 hashvalue)
-{
-	mark_relation_changed(arg, InvalidOid);
-}
-
-/* Free the plans of VS and its memory. */
-static void
-free_view_statements(ViewStatements *vs)
-{
-	if (vs->collect)
-		SPI_freeplan(vs->collect);
-	if (vs->lock)
-		SPI_freeplan(vs->lock);
-	if (vs->keys)
-		SPI_freeplan(vs->keys);
-	if (vs->cleanup)
-		SPI_freeplan(vs->cleanup);
-	MemoryContextDelete(vs->context);
-}
-
-/*
- * Free stale statements, unless a firing or a maintenance of this backend
- * may still run them (a chain: the target of one view is the source of
- * another), or keys gathered with them wait for their statement's end.
- */
-static void
-drop_stale_statements(void)
-{
-	ListCell   *lc;
-
-	if (running > 0 || pending != NIL)
-		return;
-	foreach(lc, cached_views)
-	{
-		ViewStatements *vs = lfirst(lc);
-
-		if (!vs->stale)
-			continue;
-		cached_views = foreach_delete_current(cached_views, lc);
-		free_view_statements(vs);
-	}
-}
-
-/* SQL prepared and kept as the current user, or NULL for no SQL. */
-static SPIPlanPtr
-prepare_kept(const char *sql, const ViewStatements *vs, const char *viewname)
-{
-	SPIPlanPtr	plan;
-
-	if (sql == NULL)
-		return NULL;
-	plan = SPI_prepare(sql, vs->nparams, vs->key_array_types);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare a statement of derived view \"%s\": %s",
-			 viewname, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
-/*
- * Build and prepare VIEW's statements for firings of RELID (SOURCEID or one
- * of its partitions) with the transition tables HAS_OLD and HAS_NEW, which
- * must be registered.  Prepared as the view's owner, in a
- * security-restricted operation, as they run.
- */
-static ViewStatements *
-build_view_statements(const DerivedView *view, Oid relid, Oid sourceid, bool has_old, bool has_new)
-{
-	DerivedStatements stmts;
-	MemoryContext context;
-	MemoryContext oldcxt;
-	ViewStatements *vs;
-	Oid			save_userid;
-	int			save_sec_context;
-	Oid			catalog = get_namespace_oid("trace_agg", false);
-
-	derived_build_statements(view->viewid, sourceid, view->targetid, view->name,
-							 has_old, has_new, &stmts, NULL, NIL);
-	context = AllocSetContextCreate(CacheMemoryContext, "trace_agg derived view statements",
-									ALLOCSET_SMALL_SIZES);
-	oldcxt = MemoryContextSwitchTo(context);
-	vs = palloc0(sizeof(ViewStatements));
-	vs->viewid = view->viewid;
-	vs->relid = relid;
-	vs->has_old = has_old;
-	vs->has_new = has_new;
-	vs->ownerid = view->ownerid;
-	vs->targetid = view->targetid;
-	vs->delta = stmts.delta;
-	vs->shared = view->shared;
-	vs->nparams = stmts.nparams;
-	vs->key_array_types = palloc(sizeof(Oid) * Max(stmts.nparams, 1));
-	memcpy(vs->key_array_types, stmts.key_array_types, sizeof(Oid) * stmts.nparams);
-	vs->relids = list_make4_oid(view->viewid, sourceid, view->targetid, relid);
-	vs->relids = lappend_oid(vs->relids, get_relname_relid("derived_view", catalog));
-	vs->relids = lappend_oid(vs->relids, get_relname_relid("materialized_view", catalog));
-	vs->context = context;
-	MemoryContextSwitchTo(oldcxt);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	PG_TRY();
-	{
-		SetUserIdAndSecContext(view->ownerid, save_sec_context |
-							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-		vs->collect = prepare_kept(stmts.collect_sql, vs, view->name);
-		vs->lock = prepare_kept(stmts.lock_sql, vs, view->name);
-		vs->keys = prepare_kept(stmts.keys_sql, vs, view->name);
-		vs->cleanup = prepare_kept(stmts.cleanup_sql, vs, view->name);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_CATCH();
-	{
-		free_view_statements(vs);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return vs;
-}
-
-/*
- * The current statements of VIEW for firings of RELID with the transition
- * tables HAS_OLD and HAS_NEW.  The caller has locked the view, its source
- * and its target, which processed the invalidations committed before; a
- * set that building made stale (a function replaced meanwhile) is built
- * again.
- */
-static ViewStatements *
-view_statements(const DerivedView *view, Oid relid, Oid sourceid, bool has_old, bool has_new)
-{
-	ListCell   *lc;
-	ViewStatements *vs;
-	MemoryContext oldcxt;
-
-	foreach(lc, cached_views)
-	{
-		vs = lfirst(lc);
-		if (vs->stale || vs->viewid != view->viewid || vs->relid != relid ||
-			vs->has_old != has_old || vs->has_new != has_new)
-			continue;
-		if (vs->ownerid == view->ownerid && vs->targetid == view->targetid &&
-			vs->delta == view->delta && vs->shared == view->shared)
-			return vs;
-		vs->stale = true;
-	}
-	for (;;)
-	{
-		vs = build_view_statements(view, relid, sourceid, has_old, has_new);
-		oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
-		cached_views = lappend(cached_views, vs);
-		MemoryContextSwitchTo(oldcxt);
-		if (!vs->stale)
-			return vs;
-	}
-}
 
 /*
  * The arguments of P's statements: its arrays, or nulls before any key
@@ -624,13 +329,7 @@ derived_init(void)
 	ExecutorFinish_hook = derived_executor_finish;
 	RegisterXactCallback(forget_pending, NULL);
 	RegisterSubXactCallback(forget_pending_subxact, NULL);
-	CacheRegisterRelcacheCallback(mark_relation_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, mark_all_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(TYPEOID, mark_all_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(OPEROID, mark_all_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, mark_all_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(AUTHOID, mark_all_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, mark_all_changed, (Datum) 0);
+	derived_cache_init();
 }
 
 /*
@@ -736,7 +435,7 @@ static List *
 gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, bool truncate)
 {
 	Oid			relid = RelationGetRelid(trigdata->tg_relation);
-	List	   *views = read_views(sourceid);
+	List	   *views = derived_cache_read_views(sourceid);
 	List	   *now = NIL;
 	ListCell   *lc;
 
@@ -781,7 +480,7 @@ gather_source(TriggerData *trigdata, Oid sourceid, bool has_old, bool has_new, b
 			run_as_owner(view, NULL, stmts.full_sql, NULL, NULL);
 			continue;
 		}
-		vs = view_statements(view, relid, sourceid, has_old, has_new);
+		vs = derived_cache_statements(view, relid, sourceid, has_old, has_new);
 		p = pending_entry(finish_depth, view, vs);
 		gather_keys(p, vs->collect);
 		if (finish_depth == 0)
@@ -835,7 +534,8 @@ trace_agg_derived_maintain(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not register the transition tables of a derived view trigger");
 	nest = fanout_pin_search_path();
 	fanout_check_catalog_version();
-	drop_stale_statements();
+	if (running == 0 && pending == NIL)
+		derived_cache_drop_stale();
 	running++;
 	PG_TRY();
 	{
