@@ -353,7 +353,7 @@ append_tombstone_filter(StringInfo buf, Query *query, List *dpcontext, Oid sourc
 		appendStringInfo(buf, "%s NOT EXISTS (SELECT FROM trace_agg.tombstone AS z "
 						 "WHERE z.source OPERATOR(pg_catalog.=) %u::pg_catalog.oid::pg_catalog.regclass "
 						 "AND z.key OPERATOR(pg_catalog.=) ARRAY[%s] "
-						 "AND z.deleted_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) "
+						 "AND z.deleted_at OPERATOR(pg_catalog.>) (SELECT pg_catalog.now() OPERATOR(pg_catalog.-) "
 						 "pg_catalog.current_setting('trace_agg.tombstone_window')::pg_catalog.interval))",
 						 foreach_current_index(lc) > 0 ? " AND" : "", sourceid, prefix.data);
 	}
