@@ -214,7 +214,6 @@ build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
 	char	   *affected;
 	char	   *gone;
 	ListCell   *lc;
-	int			attno;
 
 	/* pg_get_viewdef reads the rule with the active snapshot: see the latest */
 	PushActiveSnapshot(GetLatestSnapshot());
@@ -341,31 +340,7 @@ build_statements(Oid viewid, Oid sourceid, Oid targetid, const char *viewname,
 		}
 	}
 
-	foreach(lc, query->groupClause)
-	{
-		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
-
-		if (get_sortgroupclause_tle(sgc, query->targetList)->resjunk)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("GROUP BY expression of derived view \"%s\" is not among its outputs", viewname)));
-	}
-
-	/* The view writes whole rows: a column it leaves must be able to stay null or default. */
-	for (attno = 1; attno <= RelationGetNumberOfAttributes(target); attno++)
-	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(target), attno - 1);
-
-		if (att->attisdropped || att->attgenerated || att->atthasdef ||
-			!att->attnotnull || bms_is_member(attno, produced))
-			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("derived view \"%s\" does not write column \"%s\" of target table \"%s\"",
-						viewname, NameStr(att->attname), RelationGetRelationName(target)),
-				 errdetail("The column is NOT NULL and has no default."),
-				 errhint("Produce the column in the query, give it a DEFAULT, or let it be null.")));
-	}
+	fanout_check_outputs(query, target, produced, "derived view", viewname);
 	check_key_index(target, keyattnos, viewname);
 	check_disjoint(target, writers, produced, keyattnos, viewname);
 

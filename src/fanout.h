@@ -60,6 +60,8 @@ extern List *fanout_key_clause(Query *query);
 extern char *fanout_build_run_sql(const FanoutView *views, int nviews, const char *rows,
 								  bool tombstones);
 extern char *fanout_group_exprs(Query *query, List *dpcontext);
+extern void fanout_check_outputs(Query *query, Relation target, Bitmapset *produced,
+								 const char *kind, const char *viewname);
 extern void fanout_append_key_match(StringInfo buf, Query *query,
 									const char *left, const char *right);
 extern char *fanout_qualified_name(Oid relid);

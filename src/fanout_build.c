@@ -393,6 +393,46 @@ build_replacing_parts(Query *query, const char *viewname, Relation target,
 }
 
 /*
+ * Checks a view's outputs against its target, for materialized and
+ * derived views alike (KIND names which in messages).  Every grouping
+ * expression must be an output, so that it is a key.  A view may write
+ * only some of the target's columns (several views then share one target,
+ * each writing its own), but never leave a NOT NULL column without a
+ * default (PRODUCED: the columns it writes): its first insert would fail.
+ */
+void
+fanout_check_outputs(Query *query, Relation target, Bitmapset *produced,
+					 const char *kind, const char *viewname)
+{
+	ListCell   *lc;
+	int			attno;
+
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+
+		if (get_sortgroupclause_tle(sgc, query->targetList)->resjunk)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("GROUP BY expression of %s \"%s\" is not among its outputs", kind, viewname)));
+	}
+	for (attno = 1; attno <= RelationGetNumberOfAttributes(target); attno++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(target), attno - 1);
+
+		if (att->attisdropped || att->attgenerated || att->atthasdef ||
+			!att->attnotnull || bms_is_member(attno, produced))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("%s \"%s\" does not write column \"%s\" of target table \"%s\"",
+						kind, viewname, NameStr(att->attname), RelationGetRelationName(target)),
+				 errdetail("The column is NOT NULL and has no default."),
+				 errhint("Produce the column in the query, give it a DEFAULT, or let it be null.")));
+	}
+}
+
+/*
  * Check a view's query against its target and cut its merge statement into
  * parts.  Must run with search_path pinned to pg_catalog, so that deparsing
  * qualifies every other name.
@@ -416,7 +456,6 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid, AttrNumber v
 	bool		order_sensitive = false;
 	bool		ttl_column_seen = false;
 	ListCell   *lc;
-	int			attno;
 
 	target = table_open(targetid, AccessShareLock);
 	dpcontext = deparse_context_for("s", rte->relid);
@@ -483,38 +522,7 @@ build_merge_parts(Query *query, const char *viewname, Oid targetid, AttrNumber v
 					 errhint("Wrap the expression in an aggregate such as trace_agg.any_last(...), or add it to GROUP BY.")));
 	}
 
-	/* Every grouping expression must be an output, so that it is a key. */
-	foreach(lc, query->groupClause)
-	{
-		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
-		TargetEntry *te = get_sortgroupclause_tle(sgc, query->targetList);
-
-		if (te->resjunk)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("GROUP BY expression of materialized view \"%s\" is not among its outputs", viewname)));
-	}
-
-	/*
-	 * A view may feed only some of the target's columns (several views of
-	 * different sources then share one target, each writing its own), but
-	 * never leave a NOT NULL column without a default: its first insert
-	 * would fail.
-	 */
-	for (attno = 1; attno <= RelationGetNumberOfAttributes(target); attno++)
-	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(target), attno - 1);
-
-		if (att->attisdropped || att->attgenerated || att->atthasdef ||
-			!att->attnotnull || bms_is_member(attno, produced))
-			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("materialized view \"%s\" does not write column \"%s\" of target table \"%s\"",
-						viewname, NameStr(att->attname), RelationGetRelationName(target)),
-				 errdetail("The column is NOT NULL and has no default."),
-				 errhint("Produce the column in the query, give it a DEFAULT, or let it be null.")));
-	}
+	fanout_check_outputs(query, target, produced, "materialized view", viewname);
 
 	check_conflict_index(target, keycols, viewname);
 	if (ttl && !ttl_column_seen)
