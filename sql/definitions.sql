@@ -16,6 +16,28 @@ SELECT relkind FROM pg_class WHERE oid = 'df.agg_mv'::regclass;
 
 -- The statement an insert runs, readable and explainable.
 SELECT views, owner::text, statement FROM trace_agg.materialized_view_statements('ev');
+-- Run by hand over a table named like the transition table, it plans and
+-- merges as an insert does.
+BEGIN;
+CREATE TEMP TABLE trace_agg_new_rows (LIKE ev);
+INSERT INTO trace_agg_new_rows VALUES ('z', 5, NULL), ('z', 6, NULL);
+CREATE FUNCTION pg_temp.plan_writes(q text, target text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        IF line LIKE '%Insert on ' || target || ' %' THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+SELECT pg_temp.plan_writes(statement, 'agg') AS plan_inserts_into_agg
+FROM trace_agg.materialized_view_statements('ev');
+SELECT statement FROM trace_agg.materialized_view_statements('ev') \gexec
+SELECT * FROM agg WHERE k = 'z';
+ROLLBACK;
 INSERT INTO ev VALUES ('a', 1, NULL), ('b', 2, NULL);
 
 -- Renames of everything involved: the source, the target, a column of
@@ -43,6 +65,22 @@ ALTER TABLE totals SET SCHEMA df3;
 INSERT INTO events VALUES ('d', 4, NULL);
 SELECT * FROM df3.totals ORDER BY k;
 ALTER TABLE df3.totals SET SCHEMA df2;
+
+-- A TTL names its column, in the target and in the reference: renaming it
+-- is refused (inserts would fail on the old name), other columns follow.
+CREATE TABLE ttl_ev (k text, ts timestamptz, n int) USING trace_agg_null;
+CREATE TABLE ttl_ref (k text PRIMARY KEY, ts timestamptz);
+CREATE TABLE ttl_t (k text PRIMARY KEY, ts timestamptz, n bigint);
+SELECT trace_agg.create_materialized_view('ttl_mv', 'ttl_t',
+    'SELECT k, max(ts) AS ts, count(*) AS n FROM ttl_ev GROUP BY k');
+SELECT trace_agg.set_ttl('ttl_t', 'ts', '7 days', 'ttl_ref');
+ALTER TABLE ttl_t RENAME COLUMN ts TO event_time;
+ALTER TABLE ttl_ref RENAME COLUMN ts TO event_time;
+ALTER TABLE ttl_t RENAME COLUMN n TO events;
+INSERT INTO ttl_ev VALUES ('a', now(), 1);
+SELECT k, events FROM ttl_t;
+SELECT trace_agg.remove_ttl('ttl_t');
+DROP TABLE ttl_t, ttl_ref, ttl_ev CASCADE;
 
 -- A column a view reads cannot be dropped without CASCADE, which drops the view.
 ALTER TABLE events DROP COLUMN value;

@@ -10,7 +10,9 @@
  * go too), as Postgres treats a view that reads a dropped column.  Both
  * are done before the ALTER TABLE runs (ddl_command_start), when the old
  * name is still the column's; if the command then fails, they roll back
- * with it.
+ * with it.  A TTL names its column (a column of both the target and the
+ * reference), so renaming that column is refused: every insert into the
+ * sources of the target's views would fail on the old name.
  */
 #include "postgres.h"
 
@@ -26,6 +28,7 @@
 #include "utils/lsyscache.h"
 
 #include "fanout.h"
+#include "trace_agg.h"
 
 /* The views (materialized or derived) writing column COLUMN of TARGETID. */
 static SPITupleTable *
@@ -103,6 +106,30 @@ guard_column_drop(Oid targetid, const char *column, DropBehavior behavior)
 	}
 }
 
+/*
+ * Refuse to rename COLUMN of RELID while a TTL expires rows by it, on a
+ * target or a reference.  Read as the catalog's owner: the TTL may belong
+ * to another role's target, which the row-level policy hides.
+ */
+static void
+guard_ttl_column_rename(Oid relid, const char *column)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		args[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(column)};
+
+	trace_agg_catalog_execute("SELECT target::pg_catalog.text FROM trace_agg.ttl "
+							  "WHERE (target OPERATOR(pg_catalog.=) $1 OR reference OPERATOR(pg_catalog.=) $1) "
+							  "AND ttl_column OPERATOR(pg_catalog.=) $2::pg_catalog.name ORDER BY 1 LIMIT 1",
+							  2, argtypes, args, NULL, true);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot rename column %s of table %s because the TTL of table %s expires rows by it",
+						quote_identifier(column), get_rel_name(relid),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("Remove the TTL with trace_agg.remove_ttl(), rename the column, then set the TTL again.")));
+}
+
 PG_FUNCTION_INFO_V1(trace_agg_guard_alter);
 Datum
 trace_agg_guard_alter(PG_FUNCTION_ARGS)
@@ -126,6 +153,7 @@ trace_agg_guard_alter(PG_FUNCTION_ARGS)
 		if (!OidIsValid(relid))
 			PG_RETURN_NULL();
 		SPI_connect();
+		guard_ttl_column_rename(relid, stmt->subname);
 		follow_column_rename(relid, stmt->subname, stmt->newname);
 		SPI_finish();
 	}
