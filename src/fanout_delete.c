@@ -281,5 +281,7 @@ trace_agg_delete_keys(PG_FUNCTION_ARGS)
 
 	AtEOXact_GUC(false, nest);
 	SPI_finish();
+	/* the worker forgets the tombstones once their window has passed */
+	ttl_worker_ensure_running();
 	PG_RETURN_INT64((int64) deleted);
 }

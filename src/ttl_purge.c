@@ -182,7 +182,7 @@ ttl_purge_batch(Oid targetid, Oid owner, int batch_size)
 	return deleted;
 }
 
-/* Forget expired insert tokens, as the catalog's owner; returns how many are left. */
+/* Forget expired insert tokens and tombstones, as the catalog's owner; returns how many are left. */
 int64
 ttl_purge_insert_tokens(void)
 {

@@ -6,25 +6,26 @@
  * deletes them in small batches, each in its own transaction, skipping rows
  * an ingesting transaction holds, so that it never makes ingestion wait for
  * long.  No shared_preload_libraries entry and no outside scheduler are
- * needed: the worker is started on demand (by trace_agg.set_ttl() and by the
- * fan-out when it writes a TTL target or records an insert token).
+ * needed: the worker is started on demand (by trace_agg.set_ttl(), by the
+ * fan-out when it writes a TTL target or records an insert token, and by
+ * trace_agg.delete_keys(), whose tombstones it forgets after their window).
  *
  * One worker process does one round: it sleeps trace_agg.ttl_naptime
  * before it connects to its database, purges every target (each as its
- * owner, see ttl_purge.c) and forgets expired insert tokens, starts its
- * successor if a TTL or a token is left (at once if expired rows are left
- * after a round as long as the naptime), and exits.  So it is connected only
- * while it works: DROP DATABASE, which waits a few seconds for other
- * sessions to leave, never finds it in the way (and a round in progress
- * stops between two batches when it sees a DROP DATABASE waiting), and a
- * worker is never restarted against a database that is gone.  A failing
- * target is reported once per round and skipped; the worker itself never
- * exits with an error it could be restarted for.  A batch that runs longer
- * than trace_agg.ttl_batch_timeout (a target owner's trigger waiting on a
- * lock, say) ends the round process: whatever the trigger catches, the
- * round is over; its successor is started as usual, starts after that
- * target and purges it last, so that one owner's code cannot stop the purge
- * of the others.
+ * owner, see ttl_purge.c) and forgets expired insert tokens and tombstones,
+ * starts its successor if a TTL, a token or a tombstone is left (at once if
+ * expired rows are left after a round as long as the naptime), and exits.
+ * So it is connected only while it works: DROP DATABASE, which waits a few
+ * seconds for other sessions to leave, never finds it in the way (and a
+ * round in progress stops between two batches when it sees a DROP DATABASE
+ * waiting), and a worker is never restarted against a database that is
+ * gone.  A failing target is reported once per round and skipped; the
+ * worker itself never exits with an error it could be restarted for.  A
+ * batch that runs longer than trace_agg.ttl_batch_timeout (a target owner's
+ * trigger waiting on a lock, say) ends the round process: whatever the
+ * trigger catches, the round is over; its successor is started as usual,
+ * starts after that target and purges it last, so that one owner's code
+ * cannot stop the purge of the others.
  *
  * At most one worker per database holds a session lock whose tag no SQL
  * function can take (an advisory tag with a field the SQL advisory lock
@@ -221,18 +222,22 @@ purge_step(Oid targetid, char **what)
 	return deleted;
 }
 
-/* A round step: forget expired insert tokens; returns how many are left. */
+/*
+ * A round step: forget expired insert tokens and tombstones; returns how
+ * many of either are left.
+ */
 static int64
 tokens_step(Oid unused, char **what)
 {
-	*what = "forget expired insert tokens";
+	*what = "forget expired insert tokens and tombstones";
 	pgstat_report_activity(STATE_RUNNING, *what);
 	return ttl_purge_insert_tokens();
 }
 
 /*
  * A round step: list the TTL targets into round_targets.  Returns -1 when
- * the extension is gone, else whether insert tokens are recorded (0 or 1).
+ * the extension is gone, else whether insert tokens or tombstones are
+ * recorded (0 or 1).
  */
 static List *round_targets;
 
@@ -261,7 +266,7 @@ list_step(Oid unused, char **what)
 																   SPI_tuptable->tupdesc, 1, &isnull)));
 		MemoryContextSwitchTo(old);
 	}
-	SPI_execute("SELECT FROM trace_agg.insert_token", true, 1);
+	SPI_execute("SELECT FROM trace_agg.insert_token UNION ALL SELECT FROM trace_agg.tombstone", true, 1);
 	tokens = SPI_processed;
 	SPI_finish();
 	return tokens;

@@ -46,9 +46,10 @@ COMMENT ON FUNCTION trace_agg.purge_expired_batch(regclass, integer) IS
     'delete up to batch_size expired rows of target, as its owner, skipping rows other transactions hold; returns how many';
 REVOKE EXECUTE ON FUNCTION trace_agg.purge_expired_batch(regclass, integer) FROM PUBLIC;
 
--- Internal: forget insert tokens older than trace_agg.insert_token_window;
--- returns how many are left.  The worker and purge_expired() call it as the
--- extension's owner.
+-- Internal: forget insert tokens older than trace_agg.insert_token_window
+-- and tombstones older than trace_agg.tombstone_window; returns how many of
+-- either are left (the worker keeps coming back while any is).  The worker
+-- and purge_expired() call it as the extension's owner.
 CREATE FUNCTION trace_agg.purge_insert_tokens() RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -60,11 +61,11 @@ BEGIN
     -- Tombstones past their window drop nothing any more.
     DELETE FROM trace_agg.tombstone
     WHERE deleted_at <= now() - current_setting('trace_agg.tombstone_window')::interval;
-    RETURN (SELECT count(*) FROM trace_agg.insert_token);
+    RETURN (SELECT count(*) FROM trace_agg.insert_token) + (SELECT count(*) FROM trace_agg.tombstone);
 END
 $$;
 COMMENT ON FUNCTION trace_agg.purge_insert_tokens() IS
-    'forget insert tokens older than trace_agg.insert_token_window and tombstones older than trace_agg.tombstone_window; returns how many tokens are left';
+    'forget insert tokens older than trace_agg.insert_token_window and tombstones older than trace_agg.tombstone_window; returns how many tokens and tombstones are left';
 REVOKE EXECUTE ON FUNCTION trace_agg.purge_insert_tokens() FROM PUBLIC;
 
 -- Like VACUUM: a role purges the targets whose owner's rights it has (a

@@ -66,6 +66,18 @@ echo "per-project retention purged by the worker"
 psql -c "SELECT trace_agg.remove_ttl('traces_7d_amt')" -c "SELECT trace_agg.remove_ttl('traces_30d_amt')"
 wait_for "$worker" 0
 echo "worker exited without TTLs"
+# Deleting keys starts the worker, which forgets the tombstones once their
+# window has passed (the statements then drop no event of the keys), and
+# exits when none is left.
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM SET trace_agg.tombstone_window = 2" -c "SELECT pg_reload_conf()" >/dev/null
+psql -c "INSERT INTO traces_null (project_id, id, start_time) VALUES ('p', 'gone', now())"
+[ "$(psql -c "SELECT trace_agg.delete_traces('traces_null', 'p', ARRAY['gone'])")" -gt 0 ]
+[ "$(psql -c "SELECT count(*) FROM trace_agg.tombstone")" = 1 ]
+wait_for "$worker" 1
+wait_for "SELECT count(*) FROM trace_agg.tombstone" 0
+wait_for "$worker" 0
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM RESET trace_agg.tombstone_window" -c "SELECT pg_reload_conf()" >/dev/null
+echo "tombstones forgotten by the worker after their window"
 psql -c "SELECT trace_agg.set_ttl('traces_7d_amt', 'start_time', '7 days', 'traces_all_amt')"
 wait_for "$worker" 1
 kill -TERM "$(psql -c "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 29812 AND granted")"
