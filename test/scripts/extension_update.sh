@@ -196,6 +196,20 @@ a=$(fingerprint old_db); b=$(fingerprint new_db)
 printf 'updated: %s\nfresh:   %s\n' "$a" "$b"
 [ "$a" = "$b" ]
 
+# The definitions (views, sources, targets, owners, queries, TTLs) read
+# the same, and the TTL purge runs on the updated database as on the fresh
+# one.
+definitions() {
+	psql -d "$1" -At -c "SELECT schema, view_name, source::text, target::text, owner::text, query,
+	                            ttl_column, ttl, ttl_reference::text, ttl_per_key::text, version_column
+	                     FROM trace_agg.materialized_views ORDER BY schema, view_name" \
+	     -c "SELECT trace_agg.purge_expired()"
+}
+definitions old_db >"$TA_DIR/definitions_updated"
+definitions new_db >"$TA_DIR/definitions_fresh"
+[ "$(grep -c '|start_time|' "$TA_DIR/definitions_fresh")" = 2 ]
+diff -u "$TA_DIR/definitions_fresh" "$TA_DIR/definitions_updated"
+
 catalog old_db >"$TA_DIR/catalog_updated"
 catalog new_db >"$TA_DIR/catalog_fresh"
 echo "$(wc -l <"$TA_DIR/catalog_fresh") extension objects compared"
