@@ -48,7 +48,7 @@ DROP SCHEMA sec_priv CASCADE;
 
 -- No role writes the catalog directly, nor regenerates statements.
 SET ROLE sec_attacker;
-INSERT INTO trace_agg.materialized_view VALUES ('evil.x', 'sec.src', 'sec.tgt');
+INSERT INTO trace_agg.materialized_view VALUES ('sec.tgt_mv', 'sec.src', 'sec.tgt');
 DELETE FROM trace_agg.materialized_view;
 SELECT trace_agg.rebuild_materialized_views('sec.tgt');
 RESET ROLE;
@@ -164,6 +164,7 @@ ALTER TABLE shared.totals RENAME TO totals_renamed;
 RESET ROLE;
 SET ROLE sec_attacker;
 CREATE TABLE shared.totals (k text PRIMARY KEY, n bigint);
+GRANT SELECT, INSERT, UPDATE ON shared.totals TO sec_owner;
 RESET ROLE;
 INSERT INTO sec.src2 VALUES ('after');
 SELECT 'renamed' AS t, * FROM shared.totals_renamed UNION ALL SELECT 'impostor', * FROM shared.totals ORDER BY 1, 2;
@@ -194,6 +195,14 @@ SET ROLE sec_attacker;
 SELECT trace_agg.create_materialized_view('evil.sink_mv', 'evil.sink',
     'SELECT k, min(-length(k)) AS n FROM sec.src2 GROUP BY k');
 RESET ROLE;
+-- A view given to a role without the rights (ALTER VIEW ... OWNER TO)
+-- makes inserts fail naming it; REASSIGN OWNED gives it back, and inserts
+-- go on.
+ALTER VIEW evil.sink_mv OWNER TO sec_ingest;
+INSERT INTO sec.src2 VALUES ('given away');
+REASSIGN OWNED BY sec_ingest TO sec_attacker;
+INSERT INTO sec.src2 VALUES ('given back');
+SELECT * FROM evil.sink WHERE k LIKE 'given%' ORDER BY k;
 \set VERBOSITY terse
 DROP ROLE sec_attacker;
 \set VERBOSITY default
@@ -313,6 +322,109 @@ SELECT trace_agg.create_materialized_view('sec.parent_mv', 'sec.per_k', 'SELECT 
 SELECT trace_agg.create_materialized_view('sec.parted_mv', 'sec.per_k', 'SELECT k, count(*) AS n FROM sec.parted GROUP BY k');
 INSERT INTO sec.parted VALUES ('a', 1);
 SELECT * FROM sec.per_k;
+
+-- Derived views run as their owner in a security-restricted operation too,
+-- and roll back what their functions change in the writing session, on
+-- every path: a statement's end, a top-level COPY, TRUNCATE, a refresh.
+SET ROLE sec_owner;
+CREATE TABLE sec.dsrc (k text, v int);
+GRANT SELECT, TRIGGER ON sec.dsrc TO sec_mallory;
+RESET ROLE;
+SET ROLE sec_mallory;
+CREATE TABLE mal.dsink (k text PRIMARY KEY, n bigint);
+CREATE FUNCTION mal.plant(v int) RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('search_path', 'mal, pg_catalog', false);
+    PERFORM set_config('trace_agg.insert_token', 'planted', false);
+    PERFORM set_config('work_mem', '64kB', false);
+    BEGIN
+        CREATE TEMP TABLE planted (x int);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'plant: CREATE TEMP TABLE failed with SQLSTATE %', SQLSTATE;
+    END;
+    RETURN v;
+END
+$$;
+SELECT trace_agg.create_derived_view('mal.dsink_dv', 'mal.dsink',
+    'SELECT k, sum(mal.plant(v)) AS n FROM sec.dsrc GROUP BY k');
+RESET ROLE;
+SET search_path = public;
+SET work_mem = '4MB';
+INSERT INTO sec.dsrc VALUES ('a', 1);
+UPDATE sec.dsrc SET v = 2;
+COPY sec.dsrc FROM STDIN (FORMAT csv);
+b,3
+\.
+SELECT trace_agg.refresh_derived_view('mal.dsink_dv');
+TRUNCATE sec.dsrc;
+SHOW search_path;
+SHOW work_mem;
+SELECT current_setting('trace_agg.insert_token') = '' AS token_untouched;
+SELECT count(*) AS temp_tables FROM pg_class WHERE relname = 'planted';
+RESET search_path;
+RESET work_mem;
+SET ROLE sec_owner;
+SELECT trace_agg.drop_derived_view('mal.dsink_dv');
+RESET ROLE;
+
+-- A derived view writing another role's target: that role may drop the
+-- view but not refresh it, which would run its triggers on the target with
+-- the view owner's rights whenever it chose.
+SET ROLE sec_mallory;
+CREATE TABLE mal.dtarget (k text PRIMARY KEY, n bigint);
+GRANT SELECT, INSERT, UPDATE, DELETE ON mal.dtarget TO sec_owner;
+RESET ROLE;
+SET ROLE sec_owner;
+CREATE TABLE sec.dsrc2 (k text, v int);
+SELECT trace_agg.create_derived_view('sec.dtarget_dv', 'mal.dtarget',
+    'SELECT k, sum(v) AS n FROM sec.dsrc2 GROUP BY k');
+INSERT INTO sec.dsrc2 VALUES ('a', 1);
+RESET ROLE;
+SET ROLE sec_mallory;
+SELECT trace_agg.refresh_derived_view('sec.dtarget_dv');
+RESET ROLE;
+SET ROLE sec_owner;
+SELECT trace_agg.refresh_derived_view('sec.dtarget_dv');
+SELECT * FROM mal.dtarget;
+SELECT trace_agg.drop_derived_view('sec.dtarget_dv');
+RESET ROLE;
+
+-- A role with TRIGGER on a table cannot plant triggers under the names the
+-- views' triggers take, for the owner's views to adopt: creating a view
+-- refuses a trigger of that name that trace_agg did not make.
+SET ROLE sec_owner;
+CREATE TABLE sec.nsrc (k text) USING trace_agg_null;
+CREATE TABLE sec.ntot (k text PRIMARY KEY, n bigint);
+CREATE TABLE sec.hsrc (k text, v int);
+CREATE TABLE sec.htot (k text PRIMARY KEY, n bigint);
+GRANT TRIGGER ON sec.nsrc, sec.hsrc TO sec_mallory;
+RESET ROLE;
+SET ROLE sec_mallory;
+CREATE FUNCTION mal.swallow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER trace_agg_fanout AFTER INSERT ON sec.nsrc REFERENCING NEW TABLE AS trace_agg_new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION mal.swallow();
+CREATE TRIGGER trace_agg_derived_update AFTER UPDATE ON sec.hsrc
+    FOR EACH STATEMENT EXECUTE FUNCTION mal.swallow();
+RESET ROLE;
+SET ROLE sec_owner;
+SELECT trace_agg.create_materialized_view('sec.ntot_mv', 'sec.ntot',
+    'SELECT k, count(*) AS n FROM sec.nsrc GROUP BY k');
+SELECT trace_agg.create_derived_view('sec.htot_dv', 'sec.htot',
+    'SELECT k, sum(v) AS n FROM sec.hsrc GROUP BY k');
+DROP TRIGGER trace_agg_fanout ON sec.nsrc;
+DROP TRIGGER trace_agg_derived_update ON sec.hsrc;
+SELECT trace_agg.create_materialized_view('sec.ntot_mv', 'sec.ntot',
+    'SELECT k, count(*) AS n FROM sec.nsrc GROUP BY k');
+SELECT trace_agg.create_derived_view('sec.htot_dv', 'sec.htot',
+    'SELECT k, sum(v) AS n FROM sec.hsrc GROUP BY k');
+INSERT INTO sec.nsrc VALUES ('a');
+INSERT INTO sec.hsrc VALUES ('a', 1);
+UPDATE sec.hsrc SET v = 5;
+SELECT 'ntot' AS t, k, n FROM sec.ntot UNION ALL SELECT 'htot', k, n FROM sec.htot ORDER BY 1;
+SELECT trace_agg.drop_materialized_view('sec.ntot_mv');
+SELECT trace_agg.drop_derived_view('sec.htot_dv');
+RESET ROLE;
 
 DROP SCHEMA IF EXISTS sec, evil, shared, mal CASCADE;
 DROP ROLE sec_owner, sec_attacker, sec_ingest, sec_mallory, sec_readers;

@@ -28,6 +28,7 @@
 #include "commands/defrem.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -258,14 +259,23 @@ derived_check_source_access(Oid sourceid, Oid roleid, const char *viewname, bool
 void
 derived_ensure_triggers(Oid relid)
 {
-	static const char *const events[4][3] = {
-		{DERIVED_TRIGGER_INSERT, "INSERT", "REFERENCING NEW TABLE AS " DERIVED_NEW_ROWS},
-		{DERIVED_TRIGGER_UPDATE, "UPDATE", "REFERENCING OLD TABLE AS " DERIVED_OLD_ROWS " NEW TABLE AS " DERIVED_NEW_ROWS},
-		{DERIVED_TRIGGER_DELETE, "DELETE", "REFERENCING OLD TABLE AS " DERIVED_OLD_ROWS},
-		{DERIVED_TRIGGER_TRUNCATE, "TRUNCATE", ""},
+	/* Each trigger: its name, event, tgtype (AFTER ... FOR EACH STATEMENT), transition tables */
+	static const struct
+	{
+		const char *name;
+		const char *event;
+		int16		tgtype;
+		const char *oldrows;
+		const char *newrows;
+	}			triggers[] = {
+		{DERIVED_TRIGGER_INSERT, "INSERT", TRIGGER_TYPE_INSERT, NULL, DERIVED_NEW_ROWS},
+		{DERIVED_TRIGGER_UPDATE, "UPDATE", TRIGGER_TYPE_UPDATE, DERIVED_OLD_ROWS, DERIVED_NEW_ROWS},
+		{DERIVED_TRIGGER_DELETE, "DELETE", TRIGGER_TYPE_DELETE, DERIVED_OLD_ROWS, NULL},
+		{DERIVED_TRIGGER_TRUNCATE, "TRUNCATE", TRIGGER_TYPE_TRUNCATE, NULL, NULL},
 	};
-	Oid			argtypes[2] = {OIDOID, TEXTOID};
-	Datum		args[2];
+	Oid			argtypes[5] = {OIDOID, TEXTOID, INT2OID, TEXTOID, TEXTOID};
+	Datum		args[5];
+	char		nulls[5];
 	List	   *members = NIL;
 	ListCell   *lc;
 	uint64		i;
@@ -284,19 +294,54 @@ derived_ensure_triggers(Oid relid)
 	}
 	foreach(lc, members)
 	{
-		for (e = 0; e < lengthof(events); e++)
+		for (e = 0; e < lengthof(triggers); e++)
 		{
+			StringInfoData referencing;
+			bool		isnull;
+
 			args[0] = ObjectIdGetDatum(lfirst_oid(lc));
-			args[1] = CStringGetTextDatum(events[e][0]);
-			SPI_execute_with_args("SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
-								  "AND tgname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-								  2, argtypes, args, NULL, true, 1);
+			args[1] = CStringGetTextDatum(triggers[e].name);
+			args[2] = Int16GetDatum(triggers[e].tgtype);
+			args[3] = triggers[e].oldrows ? CStringGetTextDatum(triggers[e].oldrows) : (Datum) 0;
+			args[4] = triggers[e].newrows ? CStringGetTextDatum(triggers[e].newrows) : (Datum) 0;
+			memset(nulls, ' ', sizeof(nulls));
+			nulls[3] = triggers[e].oldrows ? ' ' : 'n';
+			nulls[4] = triggers[e].newrows ? ' ' : 'n';
+
+			/*
+			 * A trigger of that name made by someone else (a role with
+			 * TRIGGER on the source can make one) is not taken for ours: the
+			 * views would silently miss the statements it does not pass on.
+			 */
+			SPI_execute_with_args("SELECT g.tgfoid OPERATOR(pg_catalog.=) 'trace_agg.derived_maintain()'::pg_catalog.regprocedure "
+								  "AND g.tgtype OPERATOR(pg_catalog.=) $3 AND g.tgqual IS NULL "
+								  "AND g.tgoldtable IS NOT DISTINCT FROM $4::pg_catalog.name "
+								  "AND g.tgnewtable IS NOT DISTINCT FROM $5::pg_catalog.name "
+								  "FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) $1 "
+								  "AND g.tgname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+								  5, argtypes, args, nulls, true, 1);
 			if (SPI_processed > 0)
+			{
+				if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+					ereport(ERROR,
+							(errcode(ERRCODE_DUPLICATE_OBJECT),
+							 errmsg("table %s has a trigger named \"%s\" that trace_agg did not make",
+									fanout_qualified_name(lfirst_oid(lc)), triggers[e].name),
+							 errdetail("Derived views would rely on it to see the table's changes."),
+							 errhint("The table's owner can drop that trigger.")));
 				continue;
+			}
+			initStringInfo(&referencing);
+			if (triggers[e].oldrows || triggers[e].newrows)
+				appendStringInfoString(&referencing, "REFERENCING");
+			if (triggers[e].oldrows)
+				appendStringInfo(&referencing, " OLD TABLE AS %s", triggers[e].oldrows);
+			if (triggers[e].newrows)
+				appendStringInfo(&referencing, " NEW TABLE AS %s", triggers[e].newrows);
 			if (SPI_execute(psprintf("CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT "
 									 "EXECUTE FUNCTION trace_agg.derived_maintain()",
-									 events[e][0], events[e][1], fanout_qualified_name(lfirst_oid(lc)),
-									 events[e][2]),
+									 triggers[e].name, triggers[e].event,
+									 fanout_qualified_name(lfirst_oid(lc)), referencing.data),
 							false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not create derived view trigger on table %u", lfirst_oid(lc));
 		}
@@ -513,10 +558,13 @@ derived_refresh_source(Oid sourceid)
  * Recompute every key of a derived view now, for a source whose rows
  * changed without firing its triggers: under session_replication_role =
  * replica (as logical replication applies changes), or with its triggers
- * disabled.  Who may drop the view may refresh it.  As at creation, the
- * source is locked against writers first, so that the recomputation, in a
- * new statement, sees every write committed before it and none happens
- * while it runs.
+ * disabled.  The view's owner or the source's owner may refresh it, as
+ * only its owner may refresh a materialized view in Postgres; its target's
+ * owner, who may drop it, may not: the refresh writes the target as the
+ * view's owner, so that its triggers on the target would run with the view
+ * owner's rights whenever it chose.  As at creation, the source is locked
+ * against writers first, so that the recomputation, in a new statement,
+ * sees every write committed before it and none happens while it runs.
  */
 PG_FUNCTION_INFO_V1(trace_agg_refresh_derived_view);
 Datum
@@ -560,11 +608,10 @@ trace_agg_refresh_derived_view(PG_FUNCTION_ARGS)
 	targetid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	owner = fanout_relation_owner(viewid);
 	if (!has_privs_of_role(GetUserId(), owner) &&
-		!has_privs_of_role(GetUserId(), fanout_relation_owner(sourceid)) &&
-		!has_privs_of_role(GetUserId(), fanout_relation_owner(targetid)))
+		!has_privs_of_role(GetUserId(), fanout_relation_owner(sourceid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of derived view \"%s\", of its source or of its target", name)));
+				 errmsg("must be owner of derived view \"%s\" or of its source to refresh it", name)));
 
 	LockRelationOid(sourceid, ShareRowExclusiveLock);
 	refresh_view(viewid, sourceid, targetid, owner, name);

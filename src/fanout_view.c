@@ -27,6 +27,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
@@ -102,14 +103,35 @@ check_not_duplicate(Oid viewid, Oid sourceid, Oid targetid, const char *viewname
 static void
 ensure_trigger(Oid sourceid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(sourceid)};
+	Oid			argtypes[2] = {OIDOID, INT2OID};
+	Datum		args[2] = {ObjectIdGetDatum(sourceid), Int16GetDatum(TRIGGER_TYPE_INSERT)};
 
-	SPI_execute_with_args("SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
-						  "AND tgname OPERATOR(pg_catalog.=) '" FANOUT_TRIGGER_NAME "'",
-						  1, argtypes, args, NULL, true, 1);
+	/*
+	 * A trigger of that name made by someone else (a role with TRIGGER on
+	 * the source can make one) is not taken for ours: views relying on it
+	 * would receive nothing, or what its function chooses.  Ours is AFTER
+	 * INSERT FOR EACH STATEMENT, with no WHEN and the transition table the
+	 * fan-out reads.
+	 */
+	SPI_execute_with_args("SELECT g.tgfoid OPERATOR(pg_catalog.=) 'trace_agg.fanout()'::pg_catalog.regprocedure "
+						  "AND g.tgtype OPERATOR(pg_catalog.=) $2 AND g.tgqual IS NULL AND g.tgoldtable IS NULL "
+						  "AND g.tgnewtable OPERATOR(pg_catalog.=) '" FANOUT_NEW_ROWS "' "
+						  "FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) $1 "
+						  "AND g.tgname OPERATOR(pg_catalog.=) '" FANOUT_TRIGGER_NAME "'",
+						  2, argtypes, args, NULL, true, 1);
 	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("table %s has a trigger named \"" FANOUT_TRIGGER_NAME "\" that trace_agg did not make",
+							fanout_qualified_name(sourceid)),
+					 errdetail("Materialized views would rely on it to receive the table's rows."),
+					 errhint("The table's owner can drop that trigger.")));
 		return;
+	}
 	if (SPI_execute(psprintf("CREATE TRIGGER " FANOUT_TRIGGER_NAME " AFTER INSERT ON %s "
 							 "REFERENCING NEW TABLE AS " FANOUT_NEW_ROWS
 							 " FOR EACH STATEMENT EXECUTE FUNCTION trace_agg.fanout()",
