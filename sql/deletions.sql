@@ -83,6 +83,44 @@ SELECT trace_agg.delete_keys('del.kv_events', ARRAY['a', 'x']) AS rows_deleted;
 INSERT INTO del.kv_events VALUES ('a', 'x', 10), ('a', 'y', 20), ('b', 'x', 30);
 SELECT * FROM del.kv ORDER BY source, key;
 
+-- A target another role owns (it put a view on the source): the source's
+-- owner deletes its keys only holding DELETE on it.
+CREATE ROLE del_feeder;
+GRANT USAGE ON SCHEMA del TO del_feeder;
+GRANT CREATE ON SCHEMA del TO del_other;
+ALTER TABLE del.kv_events OWNER TO del_feeder;
+ALTER TABLE del.kv OWNER TO del_feeder;
+CREATE TABLE del.kv_other (source text, key text, n bigint, PRIMARY KEY (source, key));
+ALTER TABLE del.kv_other OWNER TO del_other;
+GRANT SELECT, TRIGGER ON del.kv_events TO del_other;
+SET ROLE del_other;
+SELECT trace_agg.create_materialized_view('del.kv_other_mv', 'del.kv_other',
+  $$SELECT source, key, sum(n) AS n FROM del.kv_events GROUP BY source, key$$);
+RESET ROLE;
+SET ROLE del_feeder;
+INSERT INTO del.kv_events VALUES ('b', 'y', 5);
+SELECT trace_agg.delete_keys('del.kv_events', ARRAY['b', 'y']);
+RESET ROLE;
+SET ROLE del_other;
+GRANT DELETE ON del.kv_other TO del_feeder;
+RESET ROLE;
+SET ROLE del_feeder;
+SELECT trace_agg.delete_keys('del.kv_events', ARRAY['b', 'y']) AS rows_deleted;
+RESET ROLE;
+SELECT 'kv' AS t, * FROM del.kv UNION ALL SELECT 'kv_other', * FROM del.kv_other ORDER BY 1, 2, 3;
+
+-- Dropping a source forgets its tombstones and insert tokens: a table that
+-- later gets its OID inherits none.
+SET trace_agg.insert_token = 'kv-batch-1';
+INSERT INTO del.kv_events VALUES ('c', 'x', 1);
+RESET trace_agg.insert_token;
+SELECT 'del.kv_events'::regclass::oid AS kv_events_oid \gset
+SELECT (SELECT count(*) FROM trace_agg.tombstone WHERE source = :kv_events_oid) AS tombstones,
+       (SELECT count(*) FROM trace_agg.insert_token WHERE source = :kv_events_oid) AS tokens;
+DROP TABLE del.kv_events CASCADE;
+SELECT (SELECT count(*) FROM trace_agg.tombstone WHERE source = :kv_events_oid) AS tombstones,
+       (SELECT count(*) FROM trace_agg.insert_token WHERE source = :kv_events_oid) AS tokens;
+
 -- After the window, a key is new again.
 SET trace_agg.tombstone_window = '1s';
 SELECT pg_sleep(1.2);
@@ -97,4 +135,4 @@ SELECT statement LIKE '%trace_agg.tombstone%' AS filters_tombstones
 FROM trace_agg.materialized_view_statements('del.traces_null');
 
 DROP SCHEMA del CASCADE;
-DROP ROLE del_other;
+DROP ROLE del_other, del_feeder;

@@ -10,10 +10,13 @@
  * trace_agg.tombstone_window.  A tombstone is the leading values of the
  * views' keys: a trace (project, id), or a whole project (project).
  *
- * Deleting needs the rights of the source's owner: the tombstone changes
- * what every view of the source receives.  Each target's rows are deleted
- * as the target's owner, in a security-restricted operation, as the TTL
- * purge does.  The source is locked against inserts until the transaction
+ * Deleting needs the rights of the source's owner, since the tombstone
+ * changes what every view of the source receives, and DELETE on every
+ * target, since their rows go (a target may belong to another role, who
+ * put a view on the source).  Each target's rows are deleted as the
+ * target's owner, in a security-restricted operation, as the TTL purge
+ * does: a target's triggers then run with its owner's rights, not the
+ * caller's, and its row-level policies hide none of the key's rows.  The source is locked against inserts until the transaction
  * ends, so that no event of a deleted key slips in between the deletion and
  * the tombstone becoming visible.
  */
@@ -267,6 +270,13 @@ trace_agg_delete_keys(PG_FUNCTION_ARGS)
 							 errdetail("A tombstone names the leading key values of every view of the source.")));
 			if (list_member_oid(done, view->targetid))
 				continue;
+			if (pg_class_aclcheck(view->targetid, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied to delete keys from table %s, the target of materialized view \"%s\"",
+								fanout_qualified_name(view->targetid), view->name),
+						 errdetail("Deleting keys of a source deletes their rows from every target it feeds."),
+						 errhint("The target's owner can grant DELETE on it, or drop the view.")));
 			done = lappend_oid(done, view->targetid);
 			deleted += delete_from_target(view, &key, values, nvalues, time_column, before,
 										  time_column ? &keys : NULL);

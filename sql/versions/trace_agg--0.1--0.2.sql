@@ -86,7 +86,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION trace_agg.guard_drop() FROM PUBLIC;
 COMMENT ON FUNCTION trace_agg.guard_drop() IS
-    'event trigger: forgets dropped materialized views and refuses to drop a table a view writes or a TTL refers to';
+    'event trigger: forgets dropped materialized views, the TTLs of dropped targets, and the tombstones and insert tokens of dropped sources; refuses to drop a table a view writes';
 
 COMMENT ON EVENT TRIGGER trace_agg_guard_drop IS
     'forgets dropped materialized views and protects the tables they write';
@@ -1616,6 +1616,14 @@ BEGIN
     END IF;
     IF EXISTS (SELECT FROM trace_agg.ttl t WHERE t.target = ANY (dropped)) THEN
         DELETE FROM trace_agg.ttl t WHERE t.target = ANY (dropped);
+    END IF;
+    -- A dropped source's tombstones and insert tokens go with it: a table
+    -- that later gets its OID must not inherit them.
+    IF EXISTS (SELECT FROM trace_agg.tombstone z WHERE z.source = ANY (dropped)) THEN
+        DELETE FROM trace_agg.tombstone z WHERE z.source = ANY (dropped);
+    END IF;
+    IF EXISTS (SELECT FROM trace_agg.insert_token k WHERE k.source = ANY (dropped)) THEN
+        DELETE FROM trace_agg.insert_token k WHERE k.source = ANY (dropped);
     END IF;
 END
 $$;
