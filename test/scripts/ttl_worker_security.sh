@@ -208,6 +208,11 @@ done
 dropme=$(psql -c "SELECT oid FROM pg_database WHERE datname = 'dropme'")
 forceme=$(psql -c "SELECT oid FROM pg_database WHERE datname = 'forceme'")
 wait_for dropme "SELECT count(*) FROM t" 0
+# Rounds 30 s apart from now on: the workers of dropme and forceme nap
+# longer than DROP DATABASE waits for other sessions (5 s), so a worker
+# that stayed connected while it naps would make the drop fail.
+psql -c "LOAD 'trace_agg'" -c "ALTER SYSTEM SET trace_agg.ttl_naptime = 30" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 2.5
 start=$(wc -l <"$log")
 dropped=
 for attempt in 1 2 3; do
@@ -218,6 +223,12 @@ done
 echo "DROP DATABASE without FORCE succeeded (attempt $dropped)"
 psql -c "DROP DATABASE forceme WITH (FORCE)"
 echo "DROP DATABASE WITH (FORCE) succeeded"
+# A worker asleep when its database went wakes within its naptime (30 s),
+# fails to connect once and is gone; give a restart loop time to show.
+for i in $(seq 1 80); do
+	[ "$(ps -o args= --ppid "$postmaster" | grep -c -w -E "trace_agg ttl for database ($dropme|$forceme)" || true)" = 0 ] && break
+	sleep 0.5
+done
 sleep 4
 for oid in "$dropme" "$forceme"; do
 	[ "$(psql -c "$worker_lock AND database = $oid")" = 0 ]
