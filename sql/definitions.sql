@@ -66,16 +66,20 @@ INSERT INTO events VALUES ('d', 4, NULL);
 SELECT * FROM df3.totals ORDER BY k;
 ALTER TABLE df3.totals SET SCHEMA df2;
 
--- A TTL names its column, in the target and in the reference: renaming it
--- is refused (inserts would fail on the old name), other columns follow.
+-- A TTL matches columns by name: its column in the target and in the
+-- reference, the target's key in the reference.  Renaming one of those is
+-- refused (inserts would fail on the old name), other columns follow.
 CREATE TABLE ttl_ev (k text, ts timestamptz, n int) USING trace_agg_null;
-CREATE TABLE ttl_ref (k text PRIMARY KEY, ts timestamptz);
+CREATE TABLE ttl_ref (k text PRIMARY KEY, ts timestamptz, note text);
 CREATE TABLE ttl_t (k text PRIMARY KEY, ts timestamptz, n bigint);
 SELECT trace_agg.create_materialized_view('ttl_mv', 'ttl_t',
     'SELECT k, max(ts) AS ts, count(*) AS n FROM ttl_ev GROUP BY k');
 SELECT trace_agg.set_ttl('ttl_t', 'ts', '7 days', 'ttl_ref');
 ALTER TABLE ttl_t RENAME COLUMN ts TO event_time;
 ALTER TABLE ttl_ref RENAME COLUMN ts TO event_time;
+ALTER TABLE ttl_ref RENAME COLUMN k TO key;
+ALTER TABLE ttl_t RENAME COLUMN k TO key;
+ALTER TABLE ttl_ref RENAME COLUMN note TO remark;
 ALTER TABLE ttl_t RENAME COLUMN n TO events;
 INSERT INTO ttl_ev VALUES ('a', now(), 1);
 SELECT k, events FROM ttl_t;

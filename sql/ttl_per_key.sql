@@ -116,6 +116,12 @@ INSERT INTO traces_all_amt (project_id, id, start_time)
 VALUES ('short', 'renamed-placed', trace_agg.ttl_cutoff('3 days') - interval '1 hour');
 SELECT trace_agg.purge_expired() AS purged_after_rename;
 ROLLBACK;
+-- Its key column is matched by name with the target's: renaming it, or the
+-- target's, is refused; a column the rules do not match may be renamed.
+ALTER TABLE project_retention RENAME COLUMN project_id TO project;
+ALTER TABLE traces_all_amt RENAME COLUMN project_id TO project;
+ALTER TABLE project_retention RENAME COLUMN note TO remark;
+ALTER TABLE project_retention RENAME COLUMN remark TO note;
 
 --
 -- What set_ttl() refuses, with the reason.

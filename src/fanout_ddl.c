@@ -10,9 +10,11 @@
  * go too), as Postgres treats a view that reads a dropped column.  Both
  * are done before the ALTER TABLE runs (ddl_command_start), when the old
  * name is still the column's; if the command then fails, they roll back
- * with it.  A TTL names its column (a column of both the target and the
- * reference), so renaming that column is refused: every insert into the
- * sources of the target's views would fail on the old name.
+ * with it.  A TTL matches columns by name across its tables (its column
+ * in the target and the reference, the target's key columns in the
+ * reference and the per-key rules table), so renaming one of those is
+ * refused: every insert into the sources of the target's views would fail
+ * on the old name.
  */
 #include "postgres.h"
 
@@ -25,6 +27,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "fanout.h"
@@ -107,27 +110,48 @@ guard_column_drop(Oid targetid, const char *column, DropBehavior behavior)
 }
 
 /*
- * Refuse to rename COLUMN of RELID while a TTL expires rows by it, on a
- * target or a reference.  Read as the catalog's owner: the TTL may belong
- * to another role's target, which the row-level policy hides.
+ * Refuse to rename COLUMN of RELID while a TTL matches it by name: its TTL
+ * column, in the target and the reference, and the target's key columns,
+ * which the TTL looks up by the same names in the reference and in the
+ * per-key rules table.  Every insert into the sources of the target's views
+ * (and the purge) would fail on the old name.  Read as the catalog's owner:
+ * the TTL may belong to another role's target, which the row-level policy
+ * hides.
  */
 static void
 guard_ttl_column_rename(Oid relid, const char *column)
 {
 	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Datum		args[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(column)};
+	bool		isnull;
 
-	trace_agg_catalog_execute("SELECT target::pg_catalog.text FROM trace_agg.ttl "
-							  "WHERE (target OPERATOR(pg_catalog.=) $1 OR reference OPERATOR(pg_catalog.=) $1) "
-							  "AND ttl_column OPERATOR(pg_catalog.=) $2::pg_catalog.name ORDER BY 1 LIMIT 1",
+	trace_agg_catalog_execute("SELECT x.target::pg_catalog.text, x.ttl_column OPERATOR(pg_catalog.=) $2::pg_catalog.name "
+							  "FROM trace_agg.ttl x "
+							  "WHERE ((x.target OPERATOR(pg_catalog.=) $1 OR x.reference OPERATOR(pg_catalog.=) $1) "
+							  "       AND x.ttl_column OPERATOR(pg_catalog.=) $2::pg_catalog.name) "
+							  "   OR (($1 OPERATOR(pg_catalog.=) ANY (ARRAY[x.reference, x.per_key]::pg_catalog.oid[]) "
+							  "        OR ($1 OPERATOR(pg_catalog.=) x.target "
+							  "            AND EXISTS (SELECT FROM pg_catalog.pg_attribute b "
+							  "                        WHERE b.attrelid OPERATOR(pg_catalog.=) ANY (ARRAY[x.reference, x.per_key]::pg_catalog.oid[]) "
+							  "                          AND b.attnum OPERATOR(pg_catalog.>) 0 "
+							  "                          AND NOT b.attisdropped AND b.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name))) "
+							  "       AND EXISTS (SELECT FROM pg_catalog.pg_index i "
+							  "                   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+							  "                    AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[]) "
+							  "                   WHERE i.indrelid OPERATOR(pg_catalog.=) x.target AND i.indisunique "
+							  "                     AND a.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name)) "
+							  "ORDER BY 2 DESC, 1 LIMIT 1",
 							  2, argtypes, args, NULL, true);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot rename column %s of table %s because the TTL of table %s expires rows by it",
-						quote_identifier(column), get_rel_name(relid),
+				 errmsg("cannot rename column \"%s\" of table \"%s\" because the TTL of table %s matches it by name",
+						column, get_rel_name(relid),
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-				 errhint("Remove the TTL with trace_agg.remove_ttl(), rename the column, then set the TTL again.")));
+				 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))
+				 ? errdetail("It is the TTL's column, which the target and its reference both have.")
+				 : errdetail("It is a key column of the TTL's target, which the TTL looks up by name in its reference or rules table."),
+				 errhint("Remove the TTL with trace_agg.remove_ttl(), rename the column in each of its tables, then set the TTL again.")));
 }
 
 PG_FUNCTION_INFO_V1(trace_agg_guard_alter);
@@ -135,6 +159,7 @@ Datum
 trace_agg_guard_alter(PG_FUNCTION_ARGS)
 {
 	Node	   *parsetree;
+	int			nest;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -153,8 +178,10 @@ trace_agg_guard_alter(PG_FUNCTION_ARGS)
 		if (!OidIsValid(relid))
 			PG_RETURN_NULL();
 		SPI_connect();
+		nest = fanout_pin_search_path();
 		guard_ttl_column_rename(relid, stmt->subname);
 		follow_column_rename(relid, stmt->subname, stmt->newname);
+		AtEOXact_GUC(false, nest);
 		SPI_finish();
 	}
 	else if (IsA(parsetree, AlterTableStmt))
@@ -167,6 +194,7 @@ trace_agg_guard_alter(PG_FUNCTION_ARGS)
 		if (!OidIsValid(relid))
 			PG_RETURN_NULL();
 		SPI_connect();
+		nest = fanout_pin_search_path();
 		foreach(lc, stmt->cmds)
 		{
 			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -174,6 +202,7 @@ trace_agg_guard_alter(PG_FUNCTION_ARGS)
 			if (cmd->subtype == AT_DropColumn)
 				guard_column_drop(relid, cmd->name, cmd->behavior);
 		}
+		AtEOXact_GUC(false, nest);
 		SPI_finish();
 	}
 	PG_RETURN_NULL();

@@ -182,7 +182,7 @@ CREATE FUNCTION trace_agg.guard_alter() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'trace_agg_guard_alter' LANGUAGE C;
 REVOKE ALL ON FUNCTION trace_agg.guard_alter() FROM PUBLIC;
 COMMENT ON FUNCTION trace_agg.guard_alter() IS
-    'event trigger: makes views follow renames of the target columns they write, and refuses to drop those columns';
+    'event trigger: makes views follow renames of the target columns they write, refuses to drop those columns, and refuses to rename a column a TTL matches by name';
 
 CREATE EVENT TRIGGER trace_agg_guard_alter ON ddl_command_start
     WHEN TAG IN ('ALTER TABLE')
