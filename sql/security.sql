@@ -426,5 +426,75 @@ SELECT trace_agg.drop_materialized_view('sec.ntot_mv');
 SELECT trace_agg.drop_derived_view('sec.htot_dv');
 RESET ROLE;
 
+-- Operators planted for the catalog reads the extension runs as the
+-- catalog's owner: an exact match for regclass or oid operands in a schema
+-- of the caller's search_path would be chosen over pg_catalog's.  Every
+-- path that reads the catalogs on a role's DDL or call is walked with it
+-- in place: renaming and dropping columns, partitions created, attached,
+-- detached, creating, listing and dropping views, TTLs, deletions.
+SET ROLE sec_mallory;
+CREATE TABLE mal.seize_log (who text);
+GRANT INSERT ON mal.seize_log TO PUBLIC;
+-- Called by a planted operator: as anyone but its owner, it notes who and
+-- tries to make its owner a superuser.
+CREATE FUNCTION mal.seize() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user OPERATOR(pg_catalog.<>) 'sec_mallory' THEN
+        INSERT INTO mal.seize_log VALUES (current_user);
+        BEGIN
+            EXECUTE 'ALTER ROLE sec_mallory SUPERUSER';
+        EXCEPTION WHEN OTHERS THEN NULL;
+        END;
+    END IF;
+END
+$$;
+DO $$
+DECLARE
+    operands text[];
+BEGIN
+    FOREACH operands SLICE 1 IN ARRAY ARRAY[['oid', 'oid'], ['regclass', 'regclass'], ['oid', 'regclass'],
+                                            ['regclass', 'oid'], ['name', 'name'], ['text', 'text']] LOOP
+        EXECUTE format('CREATE FUNCTION mal.seize_eq(%s, %s) RETURNS boolean LANGUAGE plpgsql AS '
+                       '$f$BEGIN PERFORM mal.seize(); RETURN $1::text OPERATOR(pg_catalog.=) $2::text; END$f$',
+                       operands[1], operands[2]);
+        EXECUTE format('CREATE OPERATOR mal.= (LEFTARG = %s, RIGHTARG = %s, FUNCTION = mal.seize_eq)',
+                       operands[1], operands[2]);
+    END LOOP;
+END
+$$;
+SET search_path = mal, pg_catalog;
+CREATE TABLE mal.pe (k text, v int) PARTITION BY LIST (k);
+CREATE TABLE mal.pe_a PARTITION OF mal.pe FOR VALUES IN ('a');
+CREATE TABLE mal.pt (k text PRIMARY KEY, n bigint, ts timestamptz);
+SELECT trace_agg.create_derived_view('mal.pt_dv', 'mal.pt',
+    'SELECT k, sum(v) AS n, NULL::timestamptz AS ts FROM mal.pe GROUP BY k');
+CREATE TABLE mal.pe_b PARTITION OF mal.pe FOR VALUES IN ('b');
+ALTER TABLE mal.pe DETACH PARTITION mal.pe_b;
+ALTER TABLE mal.pe ATTACH PARTITION mal.pe_b FOR VALUES IN ('b');
+INSERT INTO mal.pe VALUES ('a', 1), ('b', 2);
+SELECT trace_agg.refresh_derived_view('mal.pt_dv');
+CREATE TABLE mal.ne (k text, v int) USING trace_agg_null;
+CREATE TABLE mal.nt (k text PRIMARY KEY, n bigint, ts timestamptz);
+SELECT trace_agg.create_materialized_view('mal.nt_mv', 'mal.nt',
+    'SELECT k, count(*) AS n, max(now()) AS ts FROM mal.ne GROUP BY k');
+INSERT INTO mal.ne VALUES ('a', 1);
+SELECT trace_agg.set_ttl('mal.nt', 'ts', '1 day');
+ALTER TABLE mal.nt RENAME COLUMN n TO total;
+ALTER TABLE mal.nt RENAME COLUMN ts TO at;
+ALTER TABLE mal.nt DROP COLUMN total;
+SELECT trace_agg.delete_keys('mal.ne', ARRAY['a']);
+SELECT count(*) FROM trace_agg.materialized_views;
+SELECT count(*) FROM trace_agg.materialized_view_statements('mal.ne');
+SELECT trace_agg.purge_expired() >= 0 AS purged;
+SELECT trace_agg.remove_ttl('mal.nt');
+SELECT trace_agg.drop_materialized_view('mal.nt_mv');
+SELECT trace_agg.drop_derived_view('mal.pt_dv');
+DROP TABLE mal.ne, mal.nt, mal.pe, mal.pt;
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_mallory';
+SELECT who, count(*) FROM mal.seize_log GROUP BY who ORDER BY who;
+
 DROP SCHEMA IF EXISTS sec, evil, shared, mal CASCADE;
 DROP ROLE sec_owner, sec_attacker, sec_ingest, sec_mallory, sec_readers;

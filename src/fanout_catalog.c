@@ -30,6 +30,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
@@ -253,8 +254,10 @@ view_query_text(Oid viewid)
  * Run one statement on the extension's catalog as its owner, whatever the
  * caller may do there (no other role writes it: a forged row would make
  * other roles' inserts or purges act on tables of the forger's choosing);
- * callers check the caller's rights first.  Shared by the fan-out and TTL
- * files.
+ * callers check the caller's rights first.  search_path is pinned while it
+ * runs, whatever the caller did: a statement parsed as the catalog's owner
+ * under the caller's search_path could resolve an unqualified operator or
+ * function to one the caller made.  Shared by the fan-out and TTL files.
  */
 int
 trace_agg_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args,
@@ -262,12 +265,15 @@ trace_agg_catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *args
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	int			nest;
 	int			rc;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	nest = fanout_pin_search_path();
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	rc = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, read_only, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	AtEOXact_GUC(false, nest);
 	if (rc < 0)
 		elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
 	return rc;
