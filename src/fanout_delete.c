@@ -16,9 +16,10 @@
  * put a view on the source).  Each target's rows are deleted as the
  * target's owner, in a security-restricted operation, as the TTL purge
  * does: a target's triggers then run with its owner's rights, not the
- * caller's, and its row-level policies hide none of the key's rows.  The source is locked against inserts until the transaction
- * ends, so that no event of a deleted key slips in between the deletion and
- * the tombstone becoming visible.
+ * caller's, and its row-level policies hide none of the key's rows.  The
+ * source is locked against inserts until the transaction ends, so that no
+ * event of a deleted key slips in between the deletion and the tombstone
+ * becoming visible.
  */
 #include "postgres.h"
 
