@@ -26,6 +26,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -154,6 +155,25 @@ guard_ttl_column_rename(Oid relid, const char *column)
 				 errhint("Remove the TTL with trace_agg.remove_ttl(), rename the column in each of its tables, then set the TTL again.")));
 }
 
+/*
+ * The relation RV names, if the caller has its owner's rights; InvalidOid
+ * otherwise.  This trigger runs at ddl_command_start, before Postgres has
+ * checked any right or taken any lock: acting for a caller who does not own
+ * the table would rename or drop other roles' views as the extension's
+ * owner (and queue for their locks), undone only if Postgres' own check
+ * later fails, which a concurrent change of what the name resolves to (a
+ * table of the caller's created earlier in its search_path) avoids.
+ */
+static Oid
+owned_relation(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	if (!OidIsValid(relid) || !has_privs_of_role(GetUserId(), fanout_relation_owner(relid)))
+		return InvalidOid;
+	return relid;
+}
+
 PG_FUNCTION_INFO_V1(trace_agg_guard_alter);
 Datum
 trace_agg_guard_alter(PG_FUNCTION_ARGS)
@@ -174,7 +194,7 @@ trace_agg_guard_alter(PG_FUNCTION_ARGS)
 
 		if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL)
 			PG_RETURN_NULL();
-		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		relid = owned_relation(stmt->relation);
 		if (!OidIsValid(relid))
 			PG_RETURN_NULL();
 		SPI_connect();
@@ -190,7 +210,7 @@ trace_agg_guard_alter(PG_FUNCTION_ARGS)
 		ListCell   *lc;
 		Oid			relid;
 
-		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		relid = owned_relation(stmt->relation);
 		if (!OidIsValid(relid))
 			PG_RETURN_NULL();
 		SPI_connect();
