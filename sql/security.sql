@@ -496,5 +496,35 @@ RESET ROLE;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_mallory';
 SELECT who, count(*) FROM mal.seize_log GROUP BY who ORDER BY who;
 
-DROP SCHEMA IF EXISTS sec, evil, shared, mal CASCADE;
+-- ALTER TABLE ... ATTACH PARTITION on the attacker's own tables, whose
+-- partition key calls a function of its own that changes search_path when
+-- ATTACH checks the rows: the partitions guard, at the command's end, must
+-- not take the names for the owner's tables of the same names (recomputing
+-- the owner's derived view, or dropping its triggers on DETACH).
+CREATE SCHEMA shifty AUTHORIZATION sec_attacker;
+GRANT USAGE ON SCHEMA sec TO sec_attacker;
+SET ROLE sec_owner;
+CREATE TABLE sec.shift (k int, v int) PARTITION BY RANGE (k);
+CREATE TABLE sec.shift_0 PARTITION OF sec.shift FOR VALUES FROM (0) TO (100);
+CREATE TABLE sec.shift_t (k int PRIMARY KEY, n bigint);
+SELECT trace_agg.create_derived_view('sec.shift_dv', 'sec.shift_t',
+    'SELECT k, count(*) AS n FROM sec.shift GROUP BY k');
+INSERT INTO sec.shift VALUES (1, 1);
+SELECT xmin AS shift_xmin FROM sec.shift_t \gset
+SET ROLE sec_attacker;
+CREATE FUNCTION shifty.to_sec(int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+    AS $$ BEGIN PERFORM set_config('search_path', 'sec', false); RETURN $1; END $$;
+CREATE TABLE shifty.shift (k int, v int) PARTITION BY RANGE (shifty.to_sec(k));
+CREATE TABLE shifty.shift_0 (k int, v int);
+INSERT INTO shifty.shift_0 VALUES (5, 5);
+SET search_path = shifty;
+ALTER TABLE shift ATTACH PARTITION shift_0 FOR VALUES FROM (0) TO (100);
+RESET search_path;
+-- With qualified names the same command is the attacker's own business.
+ALTER TABLE shifty.shift ATTACH PARTITION shifty.shift_0 FOR VALUES FROM (0) TO (100);
+RESET search_path;
+RESET ROLE;
+SELECT xmin = :'shift_xmin' AS owner_view_untouched FROM sec.shift_t;
+
+DROP SCHEMA IF EXISTS sec, evil, shared, mal, shifty CASCADE;
 DROP ROLE sec_owner, sec_attacker, sec_ingest, sec_mallory, sec_readers;

@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -31,6 +32,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -225,6 +227,7 @@ after(Node *parsetree)
 		List	   *attached = NIL;
 		List	   *detached = NIL;
 		bool		changed = false;
+		bool		consistent = true;
 		List	   *sources;
 		ListCell   *lc;
 		int			nest;
@@ -243,6 +246,29 @@ after(Node *parsetree)
 		}
 		if (!changed)
 			return;
+
+		/*
+		 * The names were resolved again above, after the command ran, under
+		 * the search_path of now, which code the command ran may have
+		 * changed (a function of the partition key, called when ATTACH
+		 * checks the new partition's rows): they must name the tables the
+		 * command changed, whose parent the caller owns, or another role's
+		 * tables of the same names would have their views recomputed and
+		 * their triggers dropped.
+		 */
+		foreach(lc, attached)
+			consistent &= get_rel_relispartition(lfirst_oid(lc)) &&
+				get_partition_parent(lfirst_oid(lc), true) == parent;
+		foreach(lc, detached)
+			consistent &= !get_rel_relispartition(lfirst_oid(lc));
+		if (!consistent || !OidIsValid(parent) ||
+			!has_privs_of_role(GetUserId(), fanout_relation_owner(parent)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the tables named by ALTER TABLE ... %s PARTITION are no longer the ones it changed",
+							attached != NIL ? "ATTACH" : "DETACH"),
+					 errdetail("The search_path changed while the command ran."),
+					 errhint("Qualify the table names, or keep the search_path unchanged by the command.")));
 		nest = fanout_pin_search_path();
 		sources = sources_of(parent, true);
 		if (sources != NIL)
