@@ -148,6 +148,26 @@ SELECT trace_agg.start_ttl_worker();
 SELECT trace_agg.purge_insert_tokens();
 RESET ROLE;
 
+-- set_traces_retention on a setup in a schema another role may create in:
+-- a window table that role planted (traces_7d_amt, which a 'views' setup
+-- does not have) is not the setup's, and gets no TTL, whoever calls it.
+CREATE SCHEMA sttl_tr;
+GRANT USAGE, CREATE ON SCHEMA sttl_tr TO sttl_owner, sttl_attacker;
+SET ROLE sttl_owner;
+SELECT trace_agg.create_traces_tables('sttl_tr');
+CREATE TABLE sttl_tr.rules (project_id text PRIMARY KEY, retention interval);
+SET ROLE sttl_attacker;
+CREATE TABLE sttl_tr.traces_7d_amt (project_id text, id text, start_time timestamptz,
+                                    PRIMARY KEY (project_id, id));
+SET ROLE sttl_owner;
+SELECT trace_agg.set_traces_retention('sttl_tr', 'sttl_tr.rules');
+RESET ROLE;
+SELECT trace_agg.set_traces_retention('sttl_tr', 'sttl_tr.rules');
+SELECT target, ttl, reference, per_key FROM trace_agg.ttl
+WHERE target::text LIKE 'sttl_tr.%' ORDER BY 1::text;
+SELECT trace_agg.set_traces_retention('sttl_tr', NULL);
+DROP SCHEMA sttl_tr CASCADE;
+
 SELECT trace_agg.remove_ttl(t) FROM unnest(ARRAY['sttl.mine', 'sttl.hostile']::regclass[]) t;
 RESET search_path;
 DROP SCHEMA sttl CASCADE;

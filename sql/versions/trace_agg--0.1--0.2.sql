@@ -1372,7 +1372,12 @@ BEGIN
     END IF;
     FOR w IN SELECT * FROM (VALUES ('traces_7d_amt', interval '7 days'),
                                    ('traces_30d_amt', interval '30 days')) AS v (name, ttl) LOOP
-        IF to_regclass(format('%s.%I', s, w.name)) IS NOT NULL THEN
+        -- Only a window table of this setup (one its traces_null feeds): a
+        -- table of that name another role made in the schema is not one,
+        -- and setting its TTL would fail, or, for a superuser, adopt it.
+        IF EXISTS (SELECT FROM trace_agg.materialized_view m
+                   WHERE m.target = to_regclass(format('%s.%I', s, w.name))
+                     AND m.source = to_regclass(format('%s.traces_null', s))) THEN
             PERFORM trace_agg.set_ttl(format('%s.%I', s, w.name)::regclass, 'start_time', w.ttl,
                                       all_amt, per_project);
         END IF;
